@@ -1,0 +1,148 @@
+// Package dsp holds the ECG filters Huren applies before measuring:
+// baseline-wander removal, a mains notch (50 Hz in China, 60 Hz optional),
+// a low-pass, and derivation of the limb leads from I and II.
+//
+// Filters are second-order sections (RBJ audio-EQ cookbook designs) run
+// forward and backward (zero phase) so that ST segments and interval onsets
+// are not shifted. Functions allocate their output and never modify input;
+// they keep no state and are safe for concurrent use.
+package dsp
+
+import (
+	"math"
+)
+
+// Biquad is one second-order IIR section, normalised so a0 == 1.
+type Biquad struct{ B0, B1, B2, A1, A2 float64 }
+
+// LowPass returns a Butterworth-Q low-pass section with corner fc (Hz) at fs.
+func LowPass(fc, fs float64) Biquad { return rbj(fc, fs, math.Sqrt2/2, 0) }
+
+// HighPass returns a Butterworth-Q high-pass section.
+func HighPass(fc, fs float64) Biquad { return rbj(fc, fs, math.Sqrt2/2, 1) }
+
+// Notch returns a notch at f0 with quality q (bandwidth f0/q).
+func Notch(f0, fs, q float64) Biquad { return rbj(f0, fs, q, 2) }
+
+func rbj(f, fs, q float64, kind int) Biquad {
+	w := 2 * math.Pi * f / fs
+	cw, sw := math.Cos(w), math.Sin(w)
+	alpha := sw / (2 * q)
+	var b0, b1, b2 float64
+	switch kind {
+	case 0:
+		b0, b1, b2 = (1-cw)/2, 1-cw, (1-cw)/2
+	case 1:
+		b0, b1, b2 = (1+cw)/2, -(1 + cw), (1+cw)/2
+	default:
+		b0, b1, b2 = 1, -2*cw, 1
+	}
+	a0, a1, a2 := 1+alpha, -2*cw, 1-alpha
+	return Biquad{b0 / a0, b1 / a0, b2 / a0, a1 / a0, a2 / a0}
+}
+
+// Apply filters x in place, causally, starting from the steady state for a
+// constant input equal to x[0] (so a DC offset causes no start-up transient).
+func (q Biquad) Apply(x []float64) {
+	if len(x) == 0 {
+		return
+	}
+	// Direct form II transposed; initial state for constant input x0.
+	dc := (q.B0 + q.B1 + q.B2) / (1 + q.A1 + q.A2)
+	x0 := x[0]
+	y0 := dc * x0
+	z1 := y0 - q.B0*x0
+	z2 := q.B2*x0 - q.A2*y0
+	for i, v := range x {
+		y := q.B0*v + z1
+		z1 = q.B1*v - q.A1*y + z2
+		z2 = q.B2*v - q.A2*y
+		x[i] = y
+	}
+}
+
+// FiltFilt runs the sections forward then backward over a copy of x: zero
+// phase, squared magnitude response.
+func FiltFilt(x []float64, sections ...Biquad) []float64 {
+	y := make([]float64, len(x))
+	copy(y, x)
+	for _, s := range sections {
+		s.Apply(y)
+	}
+	reverse(y)
+	for _, s := range sections {
+		s.Apply(y)
+	}
+	reverse(y)
+	return y
+}
+
+func reverse(x []float64) {
+	for i, j := 0, len(x)-1; i < j; i, j = i+1, j-1 {
+		x[i], x[j] = x[j], x[i]
+	}
+}
+
+// Options selects the diagnostic filter chain.
+type Options struct {
+	// HighPassHz removes baseline wander; 0.5 Hz zero-phase is within the
+	// AHA recommendation for ST measurement (≤ 0.67 Hz when zero-phase).
+	// 0 disables.
+	HighPassHz float64
+	// MainsHz is the notch frequency: 50 (China, default) or 60; 0 disables.
+	MainsHz float64
+	// LowPassHz is the upper corner; 0 disables. 150 Hz keeps diagnostic
+	// bandwidth; 40 Hz is the "monitor" setting.
+	LowPassHz float64
+}
+
+// DefaultOptions is the chain Huren measures with: 0.5 Hz high-pass, 50 Hz
+// notch, 150 Hz low-pass (capped below Nyquist).
+func DefaultOptions() Options { return Options{HighPassHz: 0.5, MainsHz: 50, LowPassHz: 150} }
+
+// Clean applies the chain of opts to x sampled at fs and returns a new slice.
+// Corners at or above Nyquist are skipped.
+func Clean(x []float64, fs float64, opts Options) []float64 {
+	var secs []Biquad
+	nyq := fs / 2
+	if opts.HighPassHz > 0 && opts.HighPassHz < nyq {
+		secs = append(secs, HighPass(opts.HighPassHz, fs))
+	}
+	if opts.MainsHz > 0 && opts.MainsHz < nyq*0.95 {
+		secs = append(secs, Notch(opts.MainsHz, fs, 30))
+		// The second harmonic is strong on unshielded township carts.
+		if 2*opts.MainsHz < nyq*0.95 {
+			secs = append(secs, Notch(2*opts.MainsHz, fs, 30))
+		}
+	}
+	if opts.LowPassHz > 0 && opts.LowPassHz < nyq*0.9 {
+		secs = append(secs, LowPass(opts.LowPassHz, fs))
+	}
+	return FiltFilt(x, secs...)
+}
+
+// DeriveLimbLeads computes III, aVR, aVL and aVF from I and II (Einthoven's
+// and Goldberger's relations). Any of the four already present in have is
+// not returned.
+func DeriveLimbLeads(i, ii []float64, have map[string]bool) map[string][]float64 {
+	out := map[string][]float64{}
+	n := len(i)
+	if len(ii) < n {
+		n = len(ii)
+	}
+	mk := func(name string, f func(a, b float64) float64) {
+		if have[name] {
+			return
+		}
+		y := make([]float64, n)
+		for k := 0; k < n; k++ {
+			y[k] = f(i[k], ii[k])
+		}
+		out[name] = y
+	}
+	mk("III", func(a, b float64) float64 { return b - a })
+	mk("aVR", func(a, b float64) float64 { return -(a + b) / 2 })
+	mk("aVL", func(a, b float64) float64 { return a - b/2 })
+	mk("aVF", func(a, b float64) float64 { return b - a/2 })
+	return out
+}
