@@ -1,0 +1,628 @@
+package dicomfile
+
+import (
+	"bufio"
+	"bytes"
+	"compress/flate"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+
+	"github.com/huren-health/huren/dicomjson"
+)
+
+// Transfer Syntax UIDs the parser treats specially.
+const (
+	TSImplicitLittle = "1.2.840.10008.1.2"
+	TSExplicitLittle = "1.2.840.10008.1.2.1"
+	TSDeflated       = "1.2.840.10008.1.2.1.99"
+	TSExplicitBig    = "1.2.840.10008.1.2.2"
+	TSRLE            = "1.2.840.10008.1.2.5"
+)
+
+// maxDepth bounds sequence nesting (stack-overflow guard).
+const maxDepth = 32
+
+// Parse reads a DICOM file from r: Part 10 with preamble and File Meta, or a
+// legacy file without preamble and/or File Meta (its encoding is detected).
+// size is the total byte count, or -1 if unknown; when known, a stream that
+// ends early is reported as ErrTruncated even at an element boundary.
+//
+// Parse reads r sequentially exactly once and keeps only non-bulk values in
+// memory. It never panics. Errors wrap one of the package sentinels.
+func Parse(r io.Reader, size int64, opts Options) (f *File, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			f = nil
+			err = fmt.Errorf("%w: internal parser error (%v); please report this file to the Huren maintainers\n%s", ErrMalformed, p, debug.Stack())
+		}
+	}()
+	opts = opts.withDefaults()
+	rd := &reader{br: bufio.NewReaderSize(r, 64<<10), size: size, budget: opts.MaxHeaderBytes}
+	p := &parser{r: rd, opts: opts, f: &File{}}
+	if err := p.run(); err != nil {
+		return nil, err
+	}
+	return p.f, nil
+}
+
+type parser struct {
+	r    *reader
+	opts Options
+	f    *File
+	// encoding of the dataset being read
+	bo       binary.ByteOrder
+	explicit bool
+	// pixel data collected while walking the top level
+	pix *pixelScan
+	// raw values needed after the walk
+	eotOffsets, eotLengths []byte
+}
+
+// elemHeader is one parsed element header.
+type elemHeader struct {
+	group, elem uint16
+	vr          string
+	length      uint32 // 0xFFFFFFFF = undefined
+	valueOffset int64
+	explicit    bool
+	bo          binary.ByteOrder
+}
+
+const undefinedLength = 0xFFFFFFFF
+
+func (h *elemHeader) tag() uint32 { return uint32(h.group)<<16 | uint32(h.elem) }
+
+func (p *parser) run() error {
+	r := p.r
+	head := r.peek(132)
+	switch {
+	case len(head) >= 132 && string(head[128:132]) == "DICM":
+		if err := r.skip(132, "preamble"); err != nil {
+			return err
+		}
+	case len(head) >= 4 && string(head[0:4]) == "DICM":
+		// Prefix without the 128-byte preamble, seen from some writers.
+		if err := r.skip(4, "DICM prefix"); err != nil {
+			return err
+		}
+	}
+	if len(r.peek(8)) < 8 {
+		return fmt.Errorf("%w: the file has only %d bytes, too few for any DICOM element: check that the right file was sent", ErrNotDICOM, r.pos+int64(len(r.peek(8))))
+	}
+	// File Meta Information: group 0002, always Explicit VR Little Endian.
+	meta, err := p.readMeta()
+	if err != nil {
+		return err
+	}
+	p.f.HasFileMeta = meta != nil
+	p.f.DatasetOffset = r.pos
+	ts := ""
+	if meta != nil {
+		ts = meta.String(dicomjson.Tag(0x0002, 0x0010))
+	}
+	ts = strings.TrimRight(ts, "\x00 ")
+	if err := p.chooseEncoding(ts); err != nil {
+		return err
+	}
+	if p.f.Deflated {
+		// The dataset is raw-deflated (RFC 1951) after the File Meta.
+		fr := flate.NewReader(p.r.br)
+		lim := &inflateLimit{r: fr, left: p.opts.MaxInflatedBytes}
+		p.r.br = bufio.NewReaderSize(lim, 64<<10)
+		p.r.size = -1
+	}
+	p.pix = nil
+	ds, err := p.readDataset(-1, 0, "", newCharset(nil), true)
+	if err != nil {
+		return err
+	}
+	p.f.Dataset = ds
+	p.f.Size = r.pos
+	p.fillSummary()
+	if p.pix != nil {
+		p.f.Pixels = p.pixelInfo()
+	}
+	return nil
+}
+
+// inflateLimit caps the inflated size of a deflated dataset.
+type inflateLimit struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *inflateLimit) Read(b []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, fmt.Errorf("%w: the deflated dataset inflates to more than the configured limit: refusing it (possible zip bomb)", ErrTooLarge)
+	}
+	if int64(len(b)) > l.left {
+		b = b[:l.left]
+	}
+	n, err := l.r.Read(b)
+	l.left -= int64(n)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return n, fmt.Errorf("%w: the deflated dataset is corrupt (%v): send the file again", ErrMalformed, err)
+	}
+	return n, err
+}
+
+// readMeta reads group 0002 if the next element belongs to it; nil if absent.
+func (p *parser) readMeta() (dicomjson.Dataset, error) {
+	r := p.r
+	b := r.peek(6)
+	if len(b) < 6 || binary.LittleEndian.Uint16(b) != 0x0002 {
+		return nil, nil
+	}
+	meta := dicomjson.Dataset{}
+	cs := newCharset(nil)
+	for {
+		b := r.peek(6)
+		if len(b) < 6 || binary.LittleEndian.Uint16(b) != 0x0002 {
+			break
+		}
+		// Meta is Explicit VR LE by definition, but some writers emit it
+		// implicit: decide per element.
+		p.bo = binary.LittleEndian
+		p.explicit = isVR(b[4], b[5])
+		h, err := p.readHeader()
+		if err != nil {
+			return nil, err
+		}
+		if h.length == undefinedLength {
+			return nil, fmt.Errorf("%w: File Meta element %s at byte %d has undefined length", ErrMalformed, tagName(h.group, h.elem), h.valueOffset-8)
+		}
+		if h.length > 1<<16 {
+			return nil, fmt.Errorf("%w: File Meta element %s at byte %d claims %d bytes: this is not a DICOM file header", ErrNotDICOM, tagName(h.group, h.elem), h.valueOffset-8, h.length)
+		}
+		val, err := r.read(int64(h.length), "File Meta "+tagName(h.group, h.elem))
+		if err != nil {
+			return nil, err
+		}
+		if e := p.decodeValue(h, val, cs); e != nil {
+			meta[tagKey(h.group, h.elem)] = e
+		}
+	}
+	return meta, nil
+}
+
+// knownTS lists the transfer syntaxes Huren accepts. All encapsulated ones
+// share the Explicit VR Little Endian dataset encoding.
+var knownTS = map[string]string{
+	TSImplicitLittle:          "Implicit VR Little Endian",
+	TSExplicitLittle:          "Explicit VR Little Endian",
+	"1.2.840.10008.1.2.1.98":  "Encapsulated Uncompressed Explicit VR Little Endian",
+	TSDeflated:                "Deflated Explicit VR Little Endian",
+	TSExplicitBig:             "Explicit VR Big Endian",
+	"1.2.840.10008.1.2.4.50":  "JPEG Baseline (Process 1)",
+	"1.2.840.10008.1.2.4.51":  "JPEG Extended (Process 2 & 4)",
+	"1.2.840.10008.1.2.4.57":  "JPEG Lossless, Non-Hierarchical (Process 14)",
+	"1.2.840.10008.1.2.4.70":  "JPEG Lossless, First-Order Prediction (Process 14 SV1)",
+	"1.2.840.10008.1.2.4.80":  "JPEG-LS Lossless",
+	"1.2.840.10008.1.2.4.81":  "JPEG-LS Near-Lossless",
+	"1.2.840.10008.1.2.4.90":  "JPEG 2000 (Lossless Only)",
+	"1.2.840.10008.1.2.4.91":  "JPEG 2000",
+	"1.2.840.10008.1.2.4.92":  "JPEG 2000 Part 2 Multi-component (Lossless Only)",
+	"1.2.840.10008.1.2.4.93":  "JPEG 2000 Part 2 Multi-component",
+	"1.2.840.10008.1.2.4.201": "High-Throughput JPEG 2000 (Lossless Only)",
+	"1.2.840.10008.1.2.4.202": "High-Throughput JPEG 2000 with RPCL (Lossless Only)",
+	"1.2.840.10008.1.2.4.203": "High-Throughput JPEG 2000",
+	"1.2.840.10008.1.2.4.100": "MPEG2 Main Profile / Main Level",
+	"1.2.840.10008.1.2.4.101": "MPEG2 Main Profile / High Level",
+	"1.2.840.10008.1.2.4.102": "MPEG-4 AVC/H.264 High Profile / Level 4.1",
+	"1.2.840.10008.1.2.4.103": "MPEG-4 AVC/H.264 BD-compatible High Profile / Level 4.1",
+	"1.2.840.10008.1.2.4.104": "MPEG-4 AVC/H.264 High Profile / Level 4.2 For 2D Video",
+	"1.2.840.10008.1.2.4.105": "MPEG-4 AVC/H.264 High Profile / Level 4.2 For 3D Video",
+	"1.2.840.10008.1.2.4.106": "MPEG-4 AVC/H.264 Stereo High Profile / Level 4.2",
+	"1.2.840.10008.1.2.4.107": "HEVC/H.265 Main Profile / Level 5.1",
+	"1.2.840.10008.1.2.4.108": "HEVC/H.265 Main 10 Profile / Level 5.1",
+	"1.2.840.10008.1.2.4.110": "JPEG XL Lossless",
+	"1.2.840.10008.1.2.4.111": "JPEG XL JPEG Recompression",
+	"1.2.840.10008.1.2.4.112": "JPEG XL",
+	TSRLE:                     "RLE Lossless",
+	"1.2.840.10008.1.2.8.1":   "Deflated Image Frame Compression",
+	"1.2.840.10008.1.2.4.94":  "JPIP Referenced",
+	"1.2.840.10008.1.2.4.95":  "JPIP Referenced Deflate",
+	"1.2.840.10008.1.2.4.204": "JPIP HTJ2K Referenced",
+	"1.2.840.10008.1.2.4.205": "JPIP HTJ2K Referenced Deflate",
+	"1.2.840.10008.1.2.7.1":   "SMPTE ST 2110-20 Uncompressed Progressive Active Video",
+	"1.2.840.10008.1.2.7.2":   "SMPTE ST 2110-20 Uncompressed Interlaced Active Video",
+	"1.2.840.10008.1.2.7.3":   "SMPTE ST 2110-30 PCM Digital Audio",
+	"1.2.840.10008.1.2.4.52":  "JPEG Extended (Process 3 & 5) (retired)",
+	"1.2.840.10008.1.2.4.53":  "JPEG Spectral Selection, Non-Hierarchical (Process 6 & 8) (retired)",
+	"1.2.840.10008.1.2.4.55":  "JPEG Full Progression, Non-Hierarchical (Process 10 & 12) (retired)",
+	"1.2.840.10008.1.2.4.58":  "JPEG Lossless, Non-Hierarchical (Process 15) (retired)",
+	"1.2.840.10008.1.2.4.54":  "JPEG Spectral Selection, Non-Hierarchical (Process 7 & 9) (retired)",
+	"1.2.840.10008.1.2.4.56":  "JPEG Full Progression, Non-Hierarchical (Process 11 & 13) (retired)",
+	"1.2.840.10008.1.2.4.59":  "JPEG Extended, Hierarchical (Process 16 & 18) (retired)",
+	"1.2.840.10008.1.2.4.60":  "JPEG Extended, Hierarchical (Process 17 & 19) (retired)",
+	"1.2.840.10008.1.2.4.61":  "JPEG Spectral Selection, Hierarchical (Process 20 & 22) (retired)",
+	"1.2.840.10008.1.2.4.62":  "JPEG Spectral Selection, Hierarchical (Process 21 & 23) (retired)",
+	"1.2.840.10008.1.2.4.63":  "JPEG Full Progression, Hierarchical (Process 24 & 26) (retired)",
+	"1.2.840.10008.1.2.4.64":  "JPEG Full Progression, Hierarchical (Process 25 & 27) (retired)",
+	"1.2.840.10008.1.2.4.65":  "JPEG Lossless, Hierarchical (Process 28) (retired)",
+	"1.2.840.10008.1.2.4.66":  "JPEG Lossless, Hierarchical (Process 29) (retired)",
+}
+
+// TransferSyntaxName returns the name of a known transfer syntax, or "".
+func TransferSyntaxName(uid string) string { return knownTS[uid] }
+
+// IsEncapsulatedTS reports whether uid stores Pixel Data encapsulated.
+func IsEncapsulatedTS(uid string) bool {
+	switch uid {
+	case TSImplicitLittle, TSExplicitLittle, TSDeflated, TSExplicitBig, "":
+		return false
+	}
+	return knownTS[uid] != ""
+}
+
+// chooseEncoding sets the dataset encoding from the declared transfer syntax,
+// or detects it from the first element when none is declared. A declared
+// little-endian syntax that contradicts the bytes (explicit vs implicit) is
+// corrected, as real devices get this wrong.
+func (p *parser) chooseEncoding(ts string) error {
+	b := p.r.peek(8)
+	detected := ""
+	if len(b) >= 6 {
+		gLE := binary.LittleEndian.Uint16(b)
+		gBE := binary.BigEndian.Uint16(b)
+		switch {
+		case isVR(b[4], b[5]) && gLE != 0 && gLE <= 0x0100 || isVR(b[4], b[5]) && gLE == 0x0008:
+			detected = TSExplicitLittle
+		case isVR(b[4], b[5]) && gBE != 0 && gBE <= 0x0100:
+			detected = TSExplicitBig
+		default:
+			detected = TSImplicitLittle
+		}
+	} else if len(b) == 0 {
+		detected = TSImplicitLittle // empty dataset
+	}
+	if ts == "" {
+		if len(b) < 6 && len(b) > 0 {
+			return fmt.Errorf("%w: only %d bytes follow the File Meta", ErrTruncated, len(b))
+		}
+		p.f.TransferSyntax = detected
+		p.f.TransferSyntaxDetected = true
+	} else {
+		if knownTS[ts] == "" {
+			return fmt.Errorf("%w: Transfer Syntax UID %q is not one Huren can read; ask the sender to transmit in Explicit VR Little Endian or a standard compressed syntax", ErrUnsupportedTransferSyntax, ts)
+		}
+		p.f.TransferSyntax = ts
+	}
+	switch p.f.TransferSyntax {
+	case TSImplicitLittle:
+		p.bo, p.explicit = binary.LittleEndian, false
+		if detected == TSExplicitLittle && !p.f.TransferSyntaxDetected {
+			p.explicit = true
+		}
+	case TSExplicitBig:
+		p.bo, p.explicit = binary.BigEndian, true
+	case TSDeflated:
+		p.bo, p.explicit = binary.LittleEndian, true
+		p.f.Deflated = true
+	default:
+		p.bo, p.explicit = binary.LittleEndian, true
+		if detected == TSImplicitLittle && len(b) >= 6 && !p.f.TransferSyntaxDetected {
+			p.explicit = false
+		}
+	}
+	return nil
+}
+
+func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
+
+// isVR reports whether two bytes are a known VR.
+func isVR(a, b byte) bool {
+	if !isUpper(a) || !isUpper(b) {
+		return false
+	}
+	_, ok := vrInfo[string([]byte{a, b})]
+	return ok
+}
+
+// vrInfo: for each VR, whether its explicit header has the 4-byte length form.
+var vrInfo = map[string]bool{
+	"AE": false, "AS": false, "AT": false, "CS": false, "DA": false, "DS": false, "DT": false,
+	"FL": false, "FD": false, "IS": false, "LO": false, "LT": false, "PN": false, "SH": false,
+	"SL": false, "SS": false, "ST": false, "TM": false, "UI": false, "UL": false, "US": false,
+	"OB": true, "OD": true, "OF": true, "OL": true, "OV": true, "OW": true, "SQ": true,
+	"SV": true, "UC": true, "UN": true, "UR": true, "UT": true, "UV": true,
+}
+
+// readHeader reads one element header in the current encoding.
+func (p *parser) readHeader() (elemHeader, error) {
+	r := p.r
+	start := r.pos
+	b, err := r.small(8, "an element header")
+	if err != nil {
+		return elemHeader{}, err
+	}
+	h := elemHeader{group: p.bo.Uint16(b[0:2]), elem: p.bo.Uint16(b[2:4]), explicit: p.explicit, bo: p.bo}
+	if h.group == 0xFFFE {
+		// Item, Item Delimitation and Sequence Delimitation: never a VR.
+		h.length = p.bo.Uint32(b[4:8])
+		h.valueOffset = r.pos
+		return h, nil
+	}
+	if !p.explicit {
+		h.length = p.bo.Uint32(b[4:8])
+		h.vr = implicitVR(h.group, h.elem)
+		h.valueOffset = r.pos
+		return h, nil
+	}
+	if !isUpper(b[4]) || !isUpper(b[5]) {
+		return h, fmt.Errorf("%w: element %s at byte %d has an invalid VR (bytes %02X %02X): the file is corrupt or not in the declared transfer syntax",
+			ErrMalformed, tagName(h.group, h.elem), start, b[4], b[5])
+	}
+	h.vr = string(b[4:6])
+	long, known := vrInfo[h.vr]
+	if !known {
+		// Unknown VR (PS3.5 6.2: treat as UN with the long form when the
+		// reserved bytes are zero, else the short form).
+		if b[6] == 0 && b[7] == 0 {
+			long = true
+		}
+		h.vr = "UN"
+	}
+	if long {
+		b2, err := r.small(4, "an element header")
+		if err != nil {
+			return h, err
+		}
+		h.length = p.bo.Uint32(b2)
+	} else {
+		h.length = uint32(p.bo.Uint16(b[6:8]))
+	}
+	h.valueOffset = r.pos
+	return h, nil
+}
+
+// readDataset reads elements until end (absolute offset; -1 = until EOF at
+// top level or until an Item Delimitation Item in an undefined-length item).
+func (p *parser) readDataset(end int64, depth int, prefix string, cs *charset, top bool) (dicomjson.Dataset, error) {
+	if depth > maxDepth {
+		return nil, fmt.Errorf("%w: sequences nested more than %d deep at byte %d", ErrMalformed, maxDepth, p.r.pos)
+	}
+	ds := dicomjson.Dataset{}
+	r := p.r
+	var lastTag uint32
+	for {
+		if end >= 0 {
+			if r.pos == end {
+				return ds, nil
+			}
+			if r.pos > end {
+				return nil, fmt.Errorf("%w: an element runs past the end of its item (byte %d > %d)", ErrMalformed, r.pos, end)
+			}
+		} else if top && r.atEOF() {
+			return ds, nil
+		}
+		h, err := p.readHeader()
+		if err != nil {
+			return nil, err
+		}
+		if h.group == 0xFFFE {
+			switch h.elem {
+			case 0xE00D: // Item Delimitation
+				if end < 0 && !top {
+					return ds, nil
+				}
+				return nil, fmt.Errorf("%w: unexpected Item Delimitation Item at byte %d", ErrMalformed, h.valueOffset-8)
+			case 0xE0DD:
+				if top {
+					// Stray sequence delimiter at top level (seen after
+					// some broken writers): nothing follows that matters.
+					if h.length == 0 {
+						continue
+					}
+				}
+				return nil, fmt.Errorf("%w: unexpected Sequence Delimitation Item at byte %d", ErrMalformed, h.valueOffset-8)
+			default:
+				return nil, fmt.Errorf("%w: unexpected item tag %s at byte %d outside a sequence", ErrMalformed, tagName(h.group, h.elem), h.valueOffset-8)
+			}
+		}
+		t := h.tag()
+		if t < lastTag && top && h.group == 0x0002 {
+			return nil, fmt.Errorf("%w: File Meta element %s found inside the dataset at byte %d", ErrMalformed, tagName(h.group, h.elem), h.valueOffset-8)
+		}
+		lastTag = t
+		el, err := p.readElement(h, depth, prefix, cs, top)
+		if err != nil {
+			return nil, err
+		}
+		if el == nil {
+			continue
+		}
+		if h.group == 0x0002 && top {
+			continue // stray File Meta elements are not dataset attributes
+		}
+		key := tagKey(h.group, h.elem)
+		ds[key] = el
+		if h.group == 0x0008 && h.elem == 0x0005 {
+			cs = newCharset(el.Value)
+			if top {
+				p.f.SpecificCharacterSet = valueStrings(el.Value)
+			}
+		}
+	}
+}
+
+// binaryVR: VRs whose values may become bulk data.
+func binaryVR(vr string) bool {
+	switch vr {
+	case "OB", "OW", "OF", "OD", "OL", "OV", "UN":
+		return true
+	}
+	return false
+}
+
+// readElement reads the value of the element whose header is h.
+func (p *parser) readElement(h elemHeader, depth int, prefix string, cs *charset, top bool) (*dicomjson.Element, error) {
+	r := p.r
+	t := h.tag()
+	vr := h.vr
+	key := tagKey(h.group, h.elem)
+	path := prefix + key
+	isPixel := t == 0x7FE00010
+
+	// UN with a dictionary VR: reinterpret (pydicom and dcmtk do the same).
+	// Its content is always Implicit VR Little Endian.
+	if vr == "UN" && h.explicit && h.group%2 == 0 {
+		if dv := dictVR(h.group, h.elem); dv != "" && dv != "UN" {
+			if dv == "SQ" {
+				return p.readSequence(h, depth, path, cs, false, binary.LittleEndian)
+			}
+			if h.length != undefinedLength && !binaryVR(dv) && h.bo == binary.LittleEndian {
+				vr = dv
+				h.vr = dv
+			}
+		}
+	}
+
+	if h.length == undefinedLength {
+		switch {
+		case isPixel && (vr == "OB" || vr == "OW" || vr == "UN" || !h.explicit):
+			return p.readEncapsulated(h, path, top)
+		case vr == "SQ":
+			return p.readSequence(h, depth, path, cs, h.explicit, h.bo)
+		case vr == "UN" || (!h.explicit && (vr == "" || h.group%2 == 1)):
+			// Undefined-length UN / unknown implicit element: a sequence in
+			// Implicit VR Little Endian (PS3.5 6.2.2).
+			return p.readSequence(h, depth, path, cs, false, binary.LittleEndian)
+		default:
+			return nil, fmt.Errorf("%w: element %s (VR %s) at byte %d has undefined length, which only sequences and Pixel Data may have",
+				ErrMalformed, tagName(h.group, h.elem), vr, h.valueOffset-8)
+		}
+	}
+	if vr == "SQ" {
+		return p.readSequence(h, depth, path, cs, h.explicit, h.bo)
+	}
+	if vr == "" {
+		vr = "UN"
+		h.vr = vr
+	}
+	n := int64(h.length)
+	if rem := r.remaining(); rem >= 0 && n > rem {
+		what := tagName(h.group, h.elem)
+		if isPixel {
+			what = "Pixel Data (7FE0,0010)"
+		}
+		return nil, r.truncatedAt(n-rem, what)
+	}
+	if isPixel || (binaryVR(vr) && n > int64(p.opts.BulkThreshold) && t != 0x7FE00001 && t != 0x7FE00002) {
+		p.f.Bulk = append(p.f.Bulk, BulkRef{TagPath: path, VR: vr, Offset: h.valueOffset, Length: n})
+		if isPixel && top {
+			p.pix = &pixelScan{offset: h.valueOffset, length: n, vr: vr}
+		}
+		what := tagName(h.group, h.elem)
+		if isPixel {
+			what = "Pixel Data (7FE0,0010)"
+		}
+		if err := r.skip(n, what); err != nil {
+			return nil, err
+		}
+		return &dicomjson.Element{VR: vr, BulkDataURI: path}, nil
+	}
+	val, err := r.read(n, tagName(h.group, h.elem))
+	if err != nil {
+		return nil, err
+	}
+	if top && (t == 0x7FE00001 || t == 0x7FE00002) {
+		if t == 0x7FE00001 {
+			p.eotOffsets = val
+		} else {
+			p.eotLengths = val
+		}
+		if n > int64(p.opts.BulkThreshold) {
+			p.f.Bulk = append(p.f.Bulk, BulkRef{TagPath: path, VR: vr, Offset: h.valueOffset, Length: n})
+			return &dicomjson.Element{VR: vr, BulkDataURI: path}, nil
+		}
+	}
+	return p.decodeValue(h, val, cs), nil
+}
+
+// readSequence reads an SQ value (defined or undefined length) whose items
+// are encoded explicitly or implicitly in byte order bo.
+func (p *parser) readSequence(h elemHeader, depth int, path string, cs *charset, explicit bool, bo binary.ByteOrder) (*dicomjson.Element, error) {
+	r := p.r
+	saveBO, saveExp := p.bo, p.explicit
+	p.bo, p.explicit = bo, explicit
+	defer func() { p.bo, p.explicit = saveBO, saveExp }()
+	var end int64 = -1
+	if h.length != undefinedLength {
+		end = h.valueOffset + int64(h.length)
+		if rem := r.remaining(); rem >= 0 && int64(h.length) > rem {
+			return nil, r.truncatedAt(int64(h.length)-rem, "sequence "+tagName(h.group, h.elem))
+		}
+	}
+	el := &dicomjson.Element{VR: "SQ"}
+	for i := 0; ; i++ {
+		if end >= 0 {
+			if r.pos == end {
+				break
+			}
+			if r.pos > end {
+				return nil, fmt.Errorf("%w: an item runs past the end of sequence %s (byte %d > %d)", ErrMalformed, tagName(h.group, h.elem), r.pos, end)
+			}
+		}
+		b, err := r.small(8, "an item of sequence "+tagName(h.group, h.elem))
+		if err != nil {
+			return nil, err
+		}
+		g, e, l := bo.Uint16(b[0:2]), bo.Uint16(b[2:4]), bo.Uint32(b[4:8])
+		if g == 0xFFFE && e == 0xE0DD {
+			if end >= 0 {
+				// Tolerated: a delimiter inside a defined-length sequence.
+				continue
+			}
+			break
+		}
+		if g != 0xFFFE || e != 0xE000 {
+			return nil, fmt.Errorf("%w: expected an Item in sequence %s at byte %d but found %s",
+				ErrMalformed, tagName(h.group, h.elem), r.pos-8, tagName(g, e))
+		}
+		itemEnd := int64(-1)
+		if l != undefinedLength {
+			itemEnd = r.pos + int64(l)
+			if end >= 0 && itemEnd > end {
+				return nil, fmt.Errorf("%w: item %d of sequence %s at byte %d is longer than the sequence", ErrMalformed, i, tagName(h.group, h.elem), r.pos-8)
+			}
+		}
+		item, err := p.readDataset(itemEnd, depth+1, fmt.Sprintf("%s.%d.", path, i), cs, false)
+		if err != nil {
+			return nil, err
+		}
+		el.Value = append(el.Value, item)
+	}
+	return el, nil
+}
+
+// hexTag formats group/element as 8 upper-case hex digits without fmt.
+func tagKey(g, e uint16) string {
+	const hexd = "0123456789ABCDEF"
+	var b [8]byte
+	v := uint32(g)<<16 | uint32(e)
+	for i := 7; i >= 0; i-- {
+		b[i] = hexd[v&0xF]
+		v >>= 4
+	}
+	return string(b[:])
+}
+
+// tagName formats a tag the way technicians read it: (0010,0010).
+func tagName(g, e uint16) string { return fmt.Sprintf("(%04X,%04X)", g, e) }
+
+func valueStrings(vals []any) []string {
+	out := make([]string, 0, len(vals))
+	for _, v := range vals {
+		s, _ := v.(string)
+		out = append(out, s)
+	}
+	return out
+}
+
+// trimmed removes DICOM padding from a raw string value.
+func trimPad(b []byte) []byte { return bytes.TrimRight(b, " \x00") }

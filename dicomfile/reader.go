@@ -1,0 +1,122 @@
+package dicomfile
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// reader is a forward-only byte source that counts the position of every
+// byte it hands out, so that the walker can record offsets in the original
+// file. Reads into memory are charged against a budget (Options.MaxHeaderBytes)
+// so that no allocation is ever sized from an untrusted length alone.
+type reader struct {
+	br      *bufio.Reader
+	pos     int64 // offset of the next byte in the (logical) file
+	size    int64 // total size if known, else -1
+	budget  int64 // remaining bytes that may be read into memory
+	scratch [16]byte
+	// where names the element being read, for error messages.
+	where func() string
+}
+
+func (r *reader) truncatedAt(need int64, what string) error {
+	return fmt.Errorf("%w: file ends at byte %d inside %s (%d more bytes declared): the upload was cut off; send the complete file again",
+		ErrTruncated, r.endPos(), what, need)
+}
+
+// endPos is the best knowledge of where the data ends.
+func (r *reader) endPos() int64 {
+	if r.size >= 0 {
+		return r.size
+	}
+	return r.pos
+}
+
+// remaining returns how many bytes are left when the size is known, else -1.
+func (r *reader) remaining() int64 {
+	if r.size < 0 {
+		return -1
+	}
+	return r.size - r.pos
+}
+
+// small reads n <= 16 bytes into a scratch buffer valid until the next call.
+func (r *reader) small(n int, what string) ([]byte, error) {
+	b := r.scratch[:n]
+	k, err := io.ReadFull(r.br, b)
+	r.pos += int64(k)
+	if err != nil {
+		return nil, r.ioErr(err, int64(n-k), what)
+	}
+	return b, nil
+}
+
+func (r *reader) ioErr(err error, missing int64, what string) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		r.size = r.pos
+		return r.truncatedAt(missing, what)
+	}
+	if errors.Is(err, ErrTooLarge) {
+		return err
+	}
+	return fmt.Errorf("dicomfile: reading %s at byte %d: %w", what, r.pos, err)
+}
+
+// read reads n bytes into a new slice, charged against the budget.
+func (r *reader) read(n int64, what string) ([]byte, error) {
+	if rem := r.remaining(); rem >= 0 && n > rem {
+		return nil, r.truncatedAt(n-rem, what)
+	}
+	if n > r.budget {
+		return nil, fmt.Errorf("%w: %s at byte %d is %d bytes, over the limit for non-pixel data: the file is not an ordinary image header; check the sending device",
+			ErrTooLarge, what, r.pos, n)
+	}
+	r.budget -= n
+	b := make([]byte, n)
+	k, err := io.ReadFull(r.br, b)
+	r.pos += int64(k)
+	if err != nil {
+		return nil, r.ioErr(err, n-int64(k), what)
+	}
+	return b, nil
+}
+
+// skip discards n bytes (bulk values are skipped, not read).
+func (r *reader) skip(n int64, what string) error {
+	if rem := r.remaining(); rem >= 0 && n > rem {
+		// Consume what is there so the position is right for the message.
+		return r.truncatedAt(n-rem, what)
+	}
+	for n > 0 {
+		chunk := n
+		if chunk > 1<<30 {
+			chunk = 1 << 30
+		}
+		k, err := r.br.Discard(int(chunk))
+		r.pos += int64(k)
+		n -= int64(k)
+		if err != nil {
+			return r.ioErr(err, n, what)
+		}
+	}
+	return nil
+}
+
+// peek returns up to n upcoming bytes without consuming them (fewer at EOF).
+func (r *reader) peek(n int) []byte {
+	b, _ := r.br.Peek(n)
+	return b
+}
+
+// atEOF reports whether no bytes remain.
+func (r *reader) atEOF() bool {
+	if r.size >= 0 && r.pos >= r.size {
+		return true
+	}
+	_, err := r.br.Peek(1)
+	// Fewer bytes than the caller said the file has: not EOF, so that the
+	// next read reports the truncation.
+	return err != nil && r.size < 0
+}
