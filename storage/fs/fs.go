@@ -1,0 +1,557 @@
+package fs
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/huren-health/huren/errkind"
+	"github.com/huren-health/huren/storage"
+)
+
+// ErrContentType: PutOptions.ContentType is longer than the header can hold.
+var ErrContentType = errkind.New(errkind.Invalid, "storage/fs: content type longer than 1024 bytes")
+
+// ErrKeyConflict: the key would need a path that is already used the other
+// way round — an object where a directory is needed ("a" exists, Put "a/b")
+// or a directory where an object is needed ("a/b" exists, Put "a"). A
+// filesystem cannot hold both; object stores can. Huren's key layout never
+// does this.
+var ErrKeyConflict = errkind.New(errkind.Conflict, "storage/fs: key conflicts with an existing object path")
+
+// Config configures the filesystem backend.
+type Config struct {
+	// Root is the data directory. It holds objects/ (one file per key) and
+	// tmp/ (writes in progress); both are created if missing.
+	Root string
+}
+
+// Validate checks the configuration without touching the disk.
+func (c Config) Validate() error {
+	if strings.TrimSpace(c.Root) == "" {
+		return errors.New("storage/fs: Config.Root is empty")
+	}
+	return nil
+}
+
+// Store is the filesystem backend. See the package documentation.
+type Store struct {
+	root   string
+	objDir string
+	tmpDir string
+	log    *slog.Logger
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// staleAfter is how old an unlocked temp file must be before New removes it.
+// The lock alone is authoritative; the age only closes the short window
+// between creating a temp file and locking it.
+const staleAfter = time.Minute
+
+// New opens (creating if needed) a store under cfg.Root and removes temp
+// files left by writers that died mid-write (those whose flock is no longer
+// held, by any process). logger may be nil (silent).
+func New(cfg Config, logger *slog.Logger) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	root, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("storage/fs: root %q: %w", cfg.Root, err)
+	}
+	s := &Store{
+		root:   root,
+		objDir: filepath.Join(root, "objects"),
+		tmpDir: filepath.Join(root, "tmp"),
+		log:    logger.With("component", "storage.fs"),
+	}
+	for _, d := range []string{s.objDir, s.tmpDir} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, fmt.Errorf("storage/fs: create %s: %w", d, err)
+		}
+	}
+	if err := s.sweepTemp(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// sweepTemp removes temp files of dead writers.
+func (s *Store) sweepTemp() error {
+	entries, err := os.ReadDir(s.tmpDir)
+	if err != nil {
+		return fmt.Errorf("storage/fs: read %s: %w", s.tmpDir, err)
+	}
+	removed := 0
+	for _, e := range entries {
+		p := filepath.Join(s.tmpDir, e.Name())
+		fi, err := e.Info()
+		if err != nil || time.Since(fi.ModTime()) < staleAfter {
+			continue
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		// A live writer (in this or any process) holds LOCK_EX on its temp
+		// file for the whole write; the kernel drops it when the writer dies.
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			if err := os.Remove(p); err == nil {
+				removed++
+			}
+		}
+		f.Close()
+	}
+	if removed > 0 {
+		s.log.Info("removed stale temp files", "count", removed, "dir", s.tmpDir)
+	}
+	return nil
+}
+
+// Close is a no-op: the store holds no resources between calls.
+func (s *Store) Close() error { return nil }
+
+func (s *Store) path(key string) string {
+	return filepath.Join(s.objDir, filepath.FromSlash(key))
+}
+
+// ---- read side ----
+
+type objectFile struct {
+	f      *os.File
+	h      header
+	offset int64
+	mod    time.Time
+}
+
+// open opens key's file and decodes its header. Missing keys, and keys that
+// name a directory (a prefix of other keys), are ErrNotFound.
+func (s *Store) open(op, key string) (*objectFile, error) {
+	if err := storage.ValidateKey(key); err != nil {
+		return nil, fmt.Errorf("fs %s: %w", op, err)
+	}
+	f, err := os.Open(s.path(key))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return nil, fmt.Errorf("fs %s %s: %w", op, key, storage.ErrNotFound)
+		}
+		return nil, fmt.Errorf("fs %s %s: %w", op, key, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("fs %s %s: %w", op, key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("fs %s %s: %w", op, key, storage.ErrNotFound)
+	}
+	h, off, err := readHeader(f)
+	if err == nil && fi.Size() != off+h.size {
+		err = fmt.Errorf("%w: file is %d bytes, header says %d", errCorrupt, fi.Size(), off+h.size)
+	}
+	if err != nil {
+		f.Close()
+		s.log.Error("unreadable object", "key", key, "err", err)
+		return nil, fmt.Errorf("fs %s %s: %w", op, key, err)
+	}
+	return &objectFile{f: f, h: h, offset: off, mod: fi.ModTime()}, nil
+}
+
+func (o *objectFile) info(key string) storage.Info {
+	return storage.Info{Key: key, Size: o.h.size, SHA256: o.h.hexSHA256(), ContentType: o.h.contentType, ModTime: o.mod}
+}
+
+type sectionCloser struct {
+	*io.SectionReader
+	f *os.File
+}
+
+func (s sectionCloser) Close() error { return s.f.Close() }
+
+// Get opens the whole object. The open file keeps the version that was
+// current at open time, even if a Put replaces it meanwhile.
+func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, storage.Info, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, storage.Info{}, fmt.Errorf("fs get %s: %w", key, err)
+	}
+	o, err := s.open("get", key)
+	if err != nil {
+		return nil, storage.Info{}, err
+	}
+	return sectionCloser{io.NewSectionReader(o.f, o.offset, o.h.size), o.f}, o.info(key), nil
+}
+
+// GetRange opens length bytes at offset (length < 0: to the end).
+func (s *Store) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("fs get range %s: %w", key, err)
+	}
+	o, err := s.open("get range", key)
+	if err != nil {
+		return nil, err
+	}
+	if offset < 0 || offset > o.h.size {
+		o.f.Close()
+		return nil, fmt.Errorf("fs get range %s: offset %d of %d bytes: %w", key, offset, o.h.size, storage.ErrInvalidRange)
+	}
+	if length < 0 || length > o.h.size-offset {
+		length = o.h.size - offset
+	}
+	return sectionCloser{io.NewSectionReader(o.f, o.offset+offset, length), o.f}, nil
+}
+
+// Stat reads only the object's header.
+func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
+	if err := ctx.Err(); err != nil {
+		return storage.Info{}, fmt.Errorf("fs stat %s: %w", key, err)
+	}
+	o, err := s.open("stat", key)
+	if err != nil {
+		return storage.Info{}, err
+	}
+	defer o.f.Close()
+	return o.info(key), nil
+}
+
+// List walks objects/ in key order. Writes in progress live in tmp/ and are
+// never seen.
+func (s *Store) List(ctx context.Context, prefix string, fn func(storage.Info) error) error {
+	if err := storage.ValidatePrefix(prefix); err != nil {
+		return fmt.Errorf("fs list: %w", err)
+	}
+	// Start at the deepest directory the prefix names completely.
+	dirKey := ""
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		dirKey = prefix[:i]
+	}
+	err := s.walk(ctx, dirKey, prefix, fn)
+	if err != nil {
+		return fmt.Errorf("fs list %q: %w", prefix, err)
+	}
+	return nil
+}
+
+// walk visits the directory for dirKey ("" = root) in lexicographic key
+// order. Entries are sorted by name with "/" appended to directories, so
+// "a/b" sorts after "a.b" and before "a0" exactly as the keys do.
+func (s *Store) walk(ctx context.Context, dirKey, prefix string, fn func(storage.Info) error) error {
+	dir := s.objDir
+	if dirKey != "" {
+		dir = s.path(dirKey)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return nil // nothing under this prefix (or removed concurrently)
+		}
+		return err
+	}
+	type ent struct {
+		key   string
+		isDir bool
+	}
+	list := make([]ent, 0, len(entries))
+	for _, e := range entries {
+		k := e.Name()
+		if dirKey != "" {
+			k = dirKey + "/" + k
+		}
+		list = append(list, ent{k, e.IsDir()})
+	}
+	sortKey := func(e ent) string {
+		if e.isDir {
+			return e.key + "/"
+		}
+		return e.key
+	}
+	slices.SortFunc(list, func(a, b ent) int { return strings.Compare(sortKey(a), sortKey(b)) })
+	for _, e := range list {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if e.isDir {
+			// Descend only if the directory can hold keys with the prefix.
+			d := e.key + "/"
+			if strings.HasPrefix(d, prefix) || strings.HasPrefix(prefix, d) {
+				if err := s.walk(ctx, e.key, prefix, fn); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if !strings.HasPrefix(e.key, prefix) {
+			continue
+		}
+		o, err := s.open("list", e.key)
+		if errors.Is(err, storage.ErrNotFound) {
+			continue // deleted while we walked
+		}
+		if err != nil {
+			return err
+		}
+		info := o.info(e.key)
+		o.f.Close()
+		if err := fn(info); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ---- write side ----
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// Put writes r to a locked temp file in tmp/ while hashing it, fills in the
+// header, fsyncs the file, renames it over the key and fsyncs the directory.
+// A failure at any point before the rename leaves the old object untouched;
+// the temp file is removed (or, after a crash, swept by the next New).
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts storage.PutOptions) (storage.Info, error) {
+	return s.put(ctx, "put", key, r, opts, false)
+}
+
+// PutIfAbsent is Put committed with link(2) instead of rename(2): the kernel
+// refuses with EEXIST if the key appeared meanwhile, so exactly one of many
+// concurrent writers — in any number of processes — wins.
+func (s *Store) PutIfAbsent(ctx context.Context, key string, r io.Reader, opts storage.PutOptions) (storage.Info, error) {
+	if err := storage.ValidateKey(key); err != nil {
+		return storage.Info{}, fmt.Errorf("fs put if absent: %w", err)
+	}
+	// Cheap early answer for the common re-send; link(2) below decides races.
+	if info, err := s.Stat(ctx, key); err == nil {
+		return info, fmt.Errorf("fs put if absent %s: %w", key, storage.ErrExists)
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return storage.Info{}, err
+	}
+	return s.put(ctx, "put if absent", key, r, opts, true)
+}
+
+func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts storage.PutOptions, ifAbsent bool) (info storage.Info, err error) {
+	if err := storage.ValidateKey(key); err != nil {
+		return storage.Info{}, fmt.Errorf("fs %s: %w", op, err)
+	}
+	ct := opts.ContentType
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	if len(ct) > maxContentType {
+		return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, ErrContentType)
+	}
+	if err := ctx.Err(); err != nil {
+		return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, err)
+	}
+
+	tmp, err := os.CreateTemp(s.tmpDir, "put-*")
+	if err != nil {
+		return storage.Info{}, fmt.Errorf("fs %s %s: create temp: %w", op, key, err)
+	}
+	tmpName := tmp.Name()
+	committed := false
+	defer func() {
+		tmp.Close()
+		if !committed {
+			os.Remove(tmpName)
+		}
+	}()
+	if err := syscall.Flock(int(tmp.Fd()), syscall.LOCK_EX); err != nil {
+		return storage.Info{}, fmt.Errorf("fs %s %s: lock temp: %w", op, key, err)
+	}
+
+	hdrLen := headerLen(ct)
+	h, err := s.copyHashed(ctx, tmp, hdrLen, r, opts.Size)
+	if err != nil {
+		return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, err)
+	}
+	h.contentType = ct
+	if opts.Size > 0 && h.size != opts.Size {
+		return storage.Info{}, fmt.Errorf("fs %s %s: got %d bytes, want %d: %w", op, key, h.size, opts.Size, storage.ErrSizeMismatch)
+	}
+	if opts.SHA256 != "" && !strings.EqualFold(opts.SHA256, h.hexSHA256()) {
+		return storage.Info{}, fmt.Errorf("fs %s %s: got sha256 %s, want %s: %w", op, key, h.hexSHA256(), opts.SHA256, storage.ErrDigestMismatch)
+	}
+	if _, err := tmp.WriteAt(h.marshal(), 0); err != nil {
+		return storage.Info{}, fmt.Errorf("fs %s %s: write header: %w", op, key, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return storage.Info{}, fmt.Errorf("fs %s %s: fsync: %w", op, key, err)
+	}
+	fi, err := tmp.Stat()
+	if err != nil {
+		return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, err)
+	}
+	info = storage.Info{Key: key, Size: h.size, SHA256: h.hexSHA256(), ContentType: ct, ModTime: fi.ModTime()}
+	if err := ctx.Err(); err != nil {
+		return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, err)
+	}
+
+	final := s.path(key)
+	// A concurrent Delete may remove a parent directory that just became
+	// empty between our MkdirAll and the rename; then we simply recreate it.
+	for attempt := 0; ; attempt++ {
+		if err := s.mkdirs(filepath.Dir(final)); err != nil {
+			if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.EEXIST) {
+				return storage.Info{}, fmt.Errorf("fs %s %s: a parent is an object: %w", op, key, ErrKeyConflict)
+			}
+			return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, err)
+		}
+		if ifAbsent {
+			err = os.Link(tmpName, final)
+		} else {
+			err = os.Rename(tmpName, final)
+		}
+		if err == nil {
+			break
+		}
+		switch {
+		case errors.Is(err, os.ErrNotExist) && attempt < 10:
+			continue
+		case ifAbsent && errors.Is(err, os.ErrExist):
+			existing, serr := s.Stat(ctx, key)
+			if serr != nil {
+				if errors.Is(serr, storage.ErrNotFound) {
+					return storage.Info{}, fmt.Errorf("fs %s %s: a directory of that name exists: %w", op, key, ErrKeyConflict)
+				}
+				return storage.Info{}, serr
+			}
+			return existing, fmt.Errorf("fs %s %s: %w", op, key, storage.ErrExists)
+		case errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, os.ErrExist):
+			return storage.Info{}, fmt.Errorf("fs %s %s: a directory of that name exists: %w", op, key, ErrKeyConflict)
+		default:
+			return storage.Info{}, fmt.Errorf("fs %s %s: commit: %w", op, key, err)
+		}
+	}
+	if ifAbsent {
+		// The link is the commit; the temp name is just an extra link.
+		os.Remove(tmpName)
+	}
+	committed = true
+	if err := syncDir(filepath.Dir(final)); err != nil {
+		return storage.Info{}, fmt.Errorf("fs %s %s: fsync dir: %w", op, key, err)
+	}
+	return info, nil
+}
+
+// copyHashed copies r into f starting at offset, hashing as it goes, and
+// stops as soon as more than want bytes arrive (want > 0). It checks ctx
+// between chunks so a cancelled request stops promptly.
+func (s *Store) copyHashed(ctx context.Context, f *os.File, offset int64, r io.Reader, want int64) (header, error) {
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return header{}, err
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	hash := sha256.New()
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return header{}, err
+		}
+		k, rerr := r.Read(buf)
+		if k > 0 {
+			n += int64(k)
+			if want > 0 && n > want {
+				return header{}, fmt.Errorf("more than %d bytes: %w", want, storage.ErrSizeMismatch)
+			}
+			hash.Write(buf[:k])
+			if _, err := f.Write(buf[:k]); err != nil {
+				return header{}, fmt.Errorf("write: %w", err)
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return header{}, fmt.Errorf("read source: %w", rerr)
+		}
+	}
+	var h header
+	h.size = n
+	copy(h.sha256[:], hash.Sum(nil))
+	return h, nil
+}
+
+// mkdirs creates dir and any missing parents under objects/, fsyncing each
+// new directory's parent so the new entries survive a crash.
+func (s *Store) mkdirs(dir string) error {
+	if fi, err := os.Stat(dir); err == nil {
+		if fi.IsDir() {
+			return nil
+		}
+		return syscall.ENOTDIR
+	}
+	if dir == s.objDir || !strings.HasPrefix(dir, s.objDir) {
+		return os.MkdirAll(dir, 0o750)
+	}
+	if err := s.mkdirs(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o750); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			if fi, serr := os.Stat(dir); serr == nil && !fi.IsDir() {
+				return syscall.ENOTDIR
+			}
+			return nil // created concurrently
+		}
+		return err
+	}
+	return syncDir(filepath.Dir(dir))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Delete removes the key's file and then, best effort, parent directories
+// that became empty (rmdir fails harmlessly on a non-empty one).
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := storage.ValidateKey(key); err != nil {
+		return fmt.Errorf("fs delete: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("fs delete %s: %w", key, err)
+	}
+	p := s.path(key)
+	fi, err := os.Lstat(p)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return nil
+		}
+		return fmt.Errorf("fs delete %s: %w", key, err)
+	}
+	if fi.IsDir() {
+		return nil // a prefix, not an object
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("fs delete %s: %w", key, err)
+	}
+	if err := syncDir(filepath.Dir(p)); err != nil {
+		return fmt.Errorf("fs delete %s: fsync dir: %w", key, err)
+	}
+	for d := filepath.Dir(p); d != s.objDir && strings.HasPrefix(d, s.objDir); d = filepath.Dir(d) {
+		if os.Remove(d) != nil {
+			break
+		}
+	}
+	return nil
+}
