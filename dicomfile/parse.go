@@ -270,9 +270,9 @@ func (p *parser) chooseEncoding(ts string) error {
 		gLE := binary.LittleEndian.Uint16(b)
 		gBE := binary.BigEndian.Uint16(b)
 		switch {
-		case isVR(b[4], b[5]) && gLE != 0 && gLE <= 0x0100 || isVR(b[4], b[5]) && gLE == 0x0008:
+		case isVR(b[4], b[5]) && gLE <= gBE:
 			detected = TSExplicitLittle
-		case isVR(b[4], b[5]) && gBE != 0 && gBE <= 0x0100:
+		case isVR(b[4], b[5]):
 			detected = TSExplicitBig
 		default:
 			detected = TSImplicitLittle
@@ -470,6 +470,9 @@ func (p *parser) readElement(h elemHeader, depth int, prefix string, cs *charset
 
 	// UN with a dictionary VR: reinterpret (pydicom and dcmtk do the same).
 	// Its content is always Implicit VR Little Endian.
+	if vr == "UN" && h.explicit && h.group%2 == 1 && h.elem >= 0x0010 && h.elem <= 0x00FF && h.length != undefinedLength {
+		vr, h.vr = "LO", "LO" // Private Creator is always LO (PS3.5 7.8.1)
+	}
 	if vr == "UN" && h.explicit && h.group%2 == 0 {
 		if dv := dictVR(h.group, h.elem); dv != "" && dv != "UN" {
 			if dv == "SQ" {

@@ -114,6 +114,11 @@ func (p *parser) pixelInfo() *PixelInfo {
 	pi.PlanarConfiguration, _ = p.intAttr("00280006")
 	pi.PhotometricInterpretation = p.f.Dataset.String("00280004")
 	nf, ok := p.intAttr("00280008")
+	if e := p.f.Dataset["00280008"]; !ok && e != nil && len(e.Value) > 0 && e.Value[0] != nil {
+		pi.NumberOfFrames = 1
+		pi.FramesErr = fmt.Errorf("%w: Number of Frames (0028,0008) is %q, not a number", ErrBadPixelData, e.Value[0])
+		return pi
+	}
 	if !ok || nf == 0 {
 		nf = 1
 	}

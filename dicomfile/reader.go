@@ -22,7 +22,7 @@ type reader struct {
 }
 
 func (r *reader) truncatedAt(need int64, what string) error {
-	return fmt.Errorf("%w: file ends at byte %d inside %s (%d more bytes declared): the upload was cut off; send the complete file again",
+	return fmt.Errorf("%w: file ends at byte %d inside %s (%d more bytes declared): the upload was cut off or the file is corrupt; send the complete file again",
 		ErrTruncated, r.endPos(), what, need)
 }
 

@@ -33,8 +33,10 @@ func Validate(f *File) error {
 }
 
 // CheckUID checks the UID syntax of PS3.5 9.1: at most 64 characters,
-// digits in dot-separated components, no empty component, no leading zero
-// in a multi-digit component.
+// digits in dot-separated components, no empty component. Leading zeros in a
+// component are also forbidden by PS3.5 but common in real devices' UIDs
+// (e.g. "999.999.01.23"); they are accepted because they are harmless as
+// identifiers and rejecting them would lose studies.
 func CheckUID(u string) error {
 	if len(u) > 64 {
 		return fmt.Errorf("is %d characters long, more than the 64 allowed", len(u))
@@ -50,9 +52,6 @@ func CheckUID(u string) error {
 		comp := u[start:i]
 		if comp == "" {
 			return fmt.Errorf("has an empty component at character %d", start+1)
-		}
-		if len(comp) > 1 && comp[0] == '0' {
-			return fmt.Errorf("component %q has a leading zero", comp)
 		}
 		start = i + 1
 	}
