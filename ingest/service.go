@@ -1,0 +1,442 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/huren-health/huren/catalog"
+	"github.com/huren-health/huren/dicomfile"
+	"github.com/huren-health/huren/storage"
+)
+
+// Source says where an instance came from.
+type Source struct {
+	// Site is the id of the sending site (stored with the instance; access
+	// scoping filters on it).
+	Site string
+	// Via names the transport: "stow", "dimse", "edge", "upload".
+	Via string
+	// RemoteAddr is the peer address, for the audit trail and logs.
+	RemoteAddr string
+	// Study, when set, is the Study Instance UID the transport requires
+	// (STOW-RS POST /studies/{study}); an instance of another study fails
+	// with ErrStudyMismatch.
+	Study string
+}
+
+// Result describes one ingested instance. On failure the UIDs that could be
+// read are still filled in (for the STOW failed-SOP item).
+type Result struct {
+	StudyUID, SeriesUID, SOPInstanceUID, SOPClassUID string
+	TransferSyntax                                   string
+	Size                                             int64
+	SHA256                                           string
+	// Record is the catalog record (zero on failure).
+	Record catalog.Record
+	// Duplicate is true when the identical instance was already stored and
+	// indexed: nothing was written.
+	Duplicate bool
+}
+
+// Config configures a Service.
+type Config struct {
+	Store   storage.Store
+	Catalog catalog.Catalog
+	// Logger defaults to a silent logger.
+	Logger *slog.Logger
+	// Registerer receives the ingest metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+	// MaxInstanceBytes caps one instance (default 4 GiB).
+	MaxInstanceBytes int64
+	// SpoolMemoryBytes: instances up to this size are buffered in memory
+	// while they are parsed and stored, larger ones in a temporary file
+	// under TempDir (default 8 MiB; "" TempDir = os.TempDir()).
+	SpoolMemoryBytes int64
+	TempDir          string
+	// WriteTimeout bounds the storage and catalog writes of one instance
+	// once its bytes have fully arrived (default 2 min). Those writes are
+	// detached from the caller's context, so an instance that arrived
+	// completely is stored even when the client disconnects right after.
+	WriteTimeout time.Duration
+	// OnStored is called after an instance is durably stored and indexed
+	// (not for duplicates), e.g. by the worklist to learn that a study got
+	// new instances. It runs synchronously on the ingest path: keep it
+	// short and non-blocking.
+	OnStored func(ctx context.Context, rec catalog.Record)
+	// BundleDelay is how long the series metadata bundle waits for more
+	// instances of the same series before it is rebuilt (default 2 s);
+	// BundleMaxDelay caps the wait under continuous ingest (default 15 s).
+	BundleDelay, BundleMaxDelay time.Duration
+	// Parse bounds the DICOM parser (dicomfile defaults when zero).
+	Parse dicomfile.Options
+	// Now is the clock (tests); default time.Now.
+	Now func() time.Time
+}
+
+// Service ingests DICOM instances from any transport (STOW-RS, DIMSE
+// C-STORE, the edge agent). It is safe for concurrent use.
+type Service struct {
+	cfg     Config
+	store   storage.Store
+	cat     catalog.Catalog
+	log     *slog.Logger
+	metrics *metrics
+	bundles *scheduler
+}
+
+// New builds a Service. It performs no I/O.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Catalog == nil {
+		return nil, errors.New("ingest: Config.Store and Config.Catalog are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxInstanceBytes <= 0 {
+		cfg.MaxInstanceBytes = 4 << 30
+	}
+	if cfg.SpoolMemoryBytes <= 0 {
+		cfg.SpoolMemoryBytes = 8 << 20
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 2 * time.Minute
+	}
+	if cfg.BundleDelay <= 0 {
+		cfg.BundleDelay = 2 * time.Second
+	}
+	if cfg.BundleMaxDelay < cfg.BundleDelay {
+		cfg.BundleMaxDelay = 15 * time.Second
+		if cfg.BundleMaxDelay < cfg.BundleDelay {
+			cfg.BundleMaxDelay = cfg.BundleDelay
+		}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, store: cfg.Store, cat: cfg.Catalog, log: cfg.Logger.With("component", "ingest"), metrics: m}
+	s.bundles = newScheduler(s)
+	return s, nil
+}
+
+// Close flushes pending series bundle rebuilds and stops accepting
+// instances. Safe to call more than once.
+func (s *Service) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s.bundles.close(ctx)
+}
+
+// Flush rebuilds every series bundle that is waiting for its debounce
+// delay now, and waits for running rebuilds (tests, graceful shutdown).
+func (s *Service) Flush(ctx context.Context) error { return s.bundles.flush(ctx) }
+
+// Ingest reads one DICOM instance (a Part 10 file) from r and stores it.
+// size is the byte count when the transport knows it, else -1; a stream
+// that ends early is then reported as truncated.
+//
+// The write order is what makes a crash at any point harmless:
+//
+//  1. the bytes are spooled (memory up to SpoolMemoryBytes, else a temp
+//     file) while SHA-256 is computed; nothing is written to storage
+//     until the whole instance has arrived and parsed — a disconnect
+//     leaves nothing;
+//  2. dicom/{study}/{series}/{sop}.dcm is written with PutIfAbsent (atomic:
+//     absent or complete). A crash after this leaves an original without
+//     metadata, invisible to QIDO/WADO (which go through the catalog);
+//     Reindex re-derives its metadata, and so does a client's re-send;
+//  3. meta/{study}/{series}/{sop}.json is written (atomic). A crash after
+//     this leaves an instance not yet indexed; Reindex indexes it, and so
+//     does a re-send;
+//  4. the catalog record is put: from here on QIDO finds it and WADO
+//     serves it;
+//  5. the series metadata bundle is scheduled for rebuild (derived, and
+//     versioned so a stale one is never served), OnStored runs, and only
+//     then does Ingest return success — the instance is durable.
+//
+// Re-sending identical bytes is a success and writes nothing (Duplicate).
+// The same SOP Instance UID with other bytes, or in another study/series,
+// fails with ErrConflict and the stored original is kept.
+func (s *Service) Ingest(ctx context.Context, r io.Reader, size int64, src Source) (res Result, err error) {
+	start := time.Now()
+	defer func() {
+		if err != nil {
+			s.metrics.failures.WithLabelValues(reasonLabel(err)).Inc()
+			if errors.Is(err, ErrConflict) {
+				s.metrics.conflicts.Inc()
+			}
+			s.log.Info("instance rejected", "sop", res.SOPInstanceUID, "study", res.StudyUID, "site", src.Site, "via", src.Via, "remote", src.RemoteAddr, "reason", reasonLabel(err), "err", err)
+			return
+		}
+		s.metrics.latency.Observe(time.Since(start).Seconds())
+	}()
+	if s.bundles.isClosed() {
+		return res, ErrClosed
+	}
+	sp, err := s.spool(ctx, r, size)
+	if sp != nil {
+		defer sp.close()
+	}
+	if err != nil {
+		return res, err
+	}
+	res.Size, res.SHA256 = sp.size, sp.sha
+	if sp.size == 0 {
+		return res, fmt.Errorf("%w: the part or request body has no bytes", ErrEmpty)
+	}
+	rd, err := sp.reader()
+	if err != nil {
+		return res, err
+	}
+	f, err := dicomfile.Parse(rd, sp.size, s.cfg.Parse)
+	if err != nil {
+		return res, fmt.Errorf("parse: %w", err)
+	}
+	res.SOPClassUID, res.SOPInstanceUID = f.SOPClassUID, f.SOPInstanceUID
+	res.StudyUID, res.SeriesUID = f.StudyInstanceUID, f.SeriesInstanceUID
+	res.TransferSyntax = f.TransferSyntax
+	if err := validate(f, src.Study); err != nil {
+		return res, err
+	}
+	// The whole instance has arrived: finish storing it even if the client
+	// goes away now, so that what was received is not wasted.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.WriteTimeout)
+	defer cancel()
+	rec, dup, err := s.write(wctx, f, sp, src)
+	if err != nil {
+		return res, err
+	}
+	res.Record, res.Duplicate = rec, dup
+	if dup {
+		s.metrics.duplicates.Inc()
+		return res, nil
+	}
+	s.metrics.stored.WithLabelValues(viaLabel(src.Via)).Inc()
+	s.metrics.bytes.Add(float64(sp.size))
+	s.bundles.schedule(rec.StudyUID, rec.SeriesUID)
+	if s.cfg.OnStored != nil {
+		s.cfg.OnStored(wctx, rec)
+	}
+	return res, nil
+}
+
+func viaLabel(v string) string {
+	switch v {
+	case "stow", "dimse", "edge", "upload", "reindex":
+		return v
+	case "":
+		return "unknown"
+	}
+	return "other"
+}
+
+// validate checks what ingest needs beyond a clean parse.
+func validate(f *dicomfile.File, study string) error {
+	for _, u := range []struct{ name, v string }{
+		{"SOP Class UID (0008,0016)", f.SOPClassUID},
+		{"SOP Instance UID (0008,0018)", f.SOPInstanceUID},
+		{"Study Instance UID (0020,000D)", f.StudyInstanceUID},
+		{"Series Instance UID (0020,000E)", f.SeriesInstanceUID},
+	} {
+		if u.v == "" {
+			return fmt.Errorf("%w: %s is missing", ErrInvalid, u.name)
+		}
+		if !ValidUID(u.v) {
+			return fmt.Errorf("%w: %s %q is not a valid UID (digits and dots, at most 64 characters)", ErrInvalid, u.name, u.v)
+		}
+	}
+	if study != "" && f.StudyInstanceUID != study {
+		return fmt.Errorf("%w: instance %s belongs to study %s, the request is for study %s", ErrStudyMismatch, f.SOPInstanceUID, f.StudyInstanceUID, study)
+	}
+	if f.Deflated && f.Pixels != nil {
+		// Stored as sent; bulk and frames are then served by inflating,
+		// which the pixels package handles. Nothing to refuse here.
+		return nil
+	}
+	return nil
+}
+
+// ValidUID reports whether u is a well-formed DICOM UID (PS3.5 9.1):
+// 1–64 characters, components of digits separated by single dots. Leading
+// zeros in components are tolerated (seen in real files), since they do not
+// make the UID unsafe as a storage key or ambiguous as an identifier.
+func ValidUID(u string) bool {
+	if len(u) == 0 || len(u) > 64 || u[0] == '.' || u[len(u)-1] == '.' {
+		return false
+	}
+	prevDot := false
+	for i := 0; i < len(u); i++ {
+		c := u[i]
+		switch {
+		case c == '.':
+			if prevDot {
+				return false
+			}
+			prevDot = true
+		case c >= '0' && c <= '9':
+			prevDot = false
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// write performs steps 2–4 of the write order.
+func (s *Service) write(ctx context.Context, f *dicomfile.File, sp *spooled, src Source) (catalog.Record, bool, error) {
+	study, series, sop := f.StudyInstanceUID, f.SeriesInstanceUID, f.SOPInstanceUID
+	existing, err := s.cat.Instance(ctx, sop)
+	switch {
+	case err == nil:
+		if existing.StudyUID != study || existing.SeriesUID != series {
+			return catalog.Record{}, false, fmt.Errorf("%w: %s is already stored in study %s series %s", ErrConflict, sop, existing.StudyUID, existing.SeriesUID)
+		}
+		if existing.SHA256 != sp.sha {
+			return catalog.Record{}, false, fmt.Errorf("%w: %s is already stored with sha256 %s, this one has %s", ErrConflict, sop, existing.SHA256, sp.sha)
+		}
+		return existing, true, nil
+	case errors.Is(err, catalog.ErrNotFound):
+	default:
+		return catalog.Record{}, false, fmt.Errorf("catalog lookup %s: %w", sop, err)
+	}
+
+	objKey := ObjectKey(study, series, sop)
+	rd, err := sp.reader()
+	if err != nil {
+		return catalog.Record{}, false, err
+	}
+	existed := false
+	info, err := s.store.PutIfAbsent(ctx, objKey, rd, storage.PutOptions{ContentType: "application/dicom", Size: sp.size, SHA256: sp.sha})
+	switch {
+	case err == nil:
+	case errors.Is(err, storage.ErrExists):
+		if info.SHA256 != sp.sha {
+			return catalog.Record{}, false, fmt.Errorf("%w: %s is already stored with sha256 %s, this one has %s", ErrConflict, sop, info.SHA256, sp.sha)
+		}
+		existed = true
+	default:
+		return catalog.Record{}, false, fmt.Errorf("store original %s: %w", objKey, err)
+	}
+
+	var m *Meta
+	if existed {
+		// A re-send of an instance whose earlier ingest stopped before the
+		// catalog step: keep the first metadata (its received-at) if present.
+		if old, err := s.readMeta(ctx, MetaKey(study, series, sop)); err == nil && old.SHA256 == sp.sha {
+			m = old
+		}
+	}
+	if m == nil {
+		m = buildMeta(f, sp.size, sp.sha, src, s.cfg.Now().UTC())
+		if err := s.putMeta(ctx, m); err != nil {
+			return catalog.Record{}, false, err
+		}
+	}
+	rec := m.Record()
+	if err := s.cat.Put(ctx, rec); err != nil {
+		return catalog.Record{}, false, fmt.Errorf("catalog put %s: %w", sop, err)
+	}
+	return rec, false, nil
+}
+
+func buildMeta(f *dicomfile.File, size int64, sha string, src Source, now time.Time) *Meta {
+	m := &Meta{
+		Version:        metaVersion,
+		StudyUID:       f.StudyInstanceUID,
+		SeriesUID:      f.SeriesInstanceUID,
+		InstanceUID:    f.SOPInstanceUID,
+		SOPClassUID:    f.SOPClassUID,
+		TransferSyntax: f.TransferSyntax,
+		Size:           size,
+		SHA256:         sha,
+		Site:           src.Site,
+		Via:            src.Via,
+		RemoteAddr:     src.RemoteAddr,
+		ReceivedAt:     now,
+		ObjectKey:      ObjectKey(f.StudyInstanceUID, f.SeriesInstanceUID, f.SOPInstanceUID),
+		Bulk:           f.Bulk,
+		Deflated:       f.Deflated,
+		Dataset:        f.Dataset,
+	}
+	if f.Pixels != nil && !f.Deflated {
+		m.Frames = f.Pixels.Frames
+		if f.Pixels.FramesErr != nil {
+			m.FramesError = f.Pixels.FramesErr.Error()
+		}
+	}
+	return m
+}
+
+func (s *Service) putMeta(ctx context.Context, m *Meta) error {
+	b, err := encodeMeta(m)
+	if err != nil {
+		return err
+	}
+	key := MetaKey(m.StudyUID, m.SeriesUID, m.InstanceUID)
+	if _, err := s.store.Put(ctx, key, bytes.NewReader(b), storage.PutOptions{ContentType: "application/json", Size: int64(len(b))}); err != nil {
+		return fmt.Errorf("store metadata %s: %w", key, err)
+	}
+	return nil
+}
+
+func encodeMeta(m *Meta) ([]byte, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode metadata %s: %w", m.InstanceUID, err)
+	}
+	return b, nil
+}
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// maxMetaBytes bounds one metadata object read back (its dataset is capped
+// by the parser's MaxHeaderBytes at ingest; this is a second guard).
+const maxMetaBytes = 256 << 20
+
+func (s *Service) readMeta(ctx context.Context, key string) (*Meta, error) {
+	return ReadMeta(ctx, s.store, key)
+}
+
+// ReadMeta reads and decodes one metadata object.
+func ReadMeta(ctx context.Context, st storage.Reader, key string) (*Meta, error) {
+	rc, _, err := st.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("read metadata %s: %w", key, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxMetaBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read metadata %s: %w", key, err)
+	}
+	if len(b) > maxMetaBytes {
+		return nil, fmt.Errorf("read metadata %s: larger than %d bytes", key, maxMetaBytes)
+	}
+	m, err := DecodeMeta(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return m, nil
+}
+
+// hashHex is a small helper for etags.
+func hashHex(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		io.WriteString(h, p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+

@@ -1,0 +1,106 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// spooled holds one instance's bytes between arrival and storage: in memory
+// up to Config.SpoolMemoryBytes, else in an unlinked-on-close temp file, so
+// memory stays bounded whatever the instance size.
+type spooled struct {
+	mem  []byte
+	file *os.File
+	size int64
+	sha  string
+}
+
+func (sp *spooled) reader() (io.Reader, error) {
+	if sp.file == nil {
+		return bytes.NewReader(sp.mem), nil
+	}
+	return io.NewSectionReader(sp.file, 0, sp.size), nil
+}
+
+func (sp *spooled) close() {
+	if sp.file != nil {
+		name := sp.file.Name()
+		sp.file.Close()
+		os.Remove(name)
+		sp.file = nil
+	}
+	sp.mem = nil
+}
+
+// ctxReader stops a copy when the context ends, even if the underlying
+// reader would block (the HTTP server also closes the body on disconnect).
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// spool reads r completely. declared is the expected size or -1.
+func (s *Service) spool(ctx context.Context, r io.Reader, declared int64) (*spooled, error) {
+	max := s.cfg.MaxInstanceBytes
+	if declared > max {
+		return nil, fmt.Errorf("%w: %d bytes declared, the limit is %d", ErrTooLarge, declared, max)
+	}
+	h := sha256.New()
+	src := io.TeeReader(io.LimitReader(ctxReader{ctx, r}, max+1), h)
+	sp := &spooled{}
+
+	memCap := s.cfg.SpoolMemoryBytes
+	initial := int64(64 << 10)
+	if declared > 0 && declared <= memCap {
+		initial = declared + 1 // +1 so the EOF probe does not regrow
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, initial))
+	n, err := io.Copy(buf, io.LimitReader(src, memCap+1))
+	if err != nil {
+		return sp, readErr(err)
+	}
+	if n > memCap {
+		f, err := os.CreateTemp(s.cfg.TempDir, "huren-ingest-*.dcm")
+		if err != nil {
+			return sp, fmt.Errorf("spool instance: %w", err)
+		}
+		sp.file = f
+		if _, err := f.Write(buf.Bytes()); err != nil {
+			return sp, fmt.Errorf("spool instance: %w", err)
+		}
+		buf = nil
+		m, err := io.Copy(f, src)
+		if err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				return sp, fmt.Errorf("spool instance: %w", err)
+			}
+			return sp, readErr(err)
+		}
+		n += m
+	} else {
+		sp.mem = buf.Bytes()
+	}
+	if n > max {
+		return sp, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max)
+	}
+	if declared >= 0 && n != declared {
+		return sp, fmt.Errorf("%w: %d bytes arrived, %d were declared", readErr(io.ErrUnexpectedEOF), n, declared)
+	}
+	sp.size = n
+	sp.sha = hex.EncodeToString(h.Sum(nil))
+	return sp, nil
+}
