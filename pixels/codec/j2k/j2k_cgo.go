@@ -1,0 +1,130 @@
+//go:build cgo
+
+package j2k
+
+/*
+#cgo pkg-config: libopenjp2
+#include <stdlib.h>
+#include <string.h>
+#include <openjpeg.h>
+
+typedef struct { const unsigned char* p; OPJ_SIZE_T n; OPJ_SIZE_T off; } hl_mem;
+
+static OPJ_SIZE_T hl_read(void* buf, OPJ_SIZE_T n, void* ud) {
+	hl_mem* m = (hl_mem*)ud;
+	if (m->off >= m->n) return (OPJ_SIZE_T)-1;
+	OPJ_SIZE_T k = m->n - m->off;
+	if (k > n) k = n;
+	memcpy(buf, m->p + m->off, k);
+	m->off += k;
+	return k;
+}
+static OPJ_OFF_T hl_skip(OPJ_OFF_T n, void* ud) {
+	hl_mem* m = (hl_mem*)ud;
+	if (n < 0) { if ((OPJ_SIZE_T)(-n) > m->off) n = -(OPJ_OFF_T)m->off; }
+	else if ((OPJ_SIZE_T)n > m->n - m->off) n = (OPJ_OFF_T)(m->n - m->off);
+	m->off += n;
+	return n;
+}
+static OPJ_BOOL hl_seek(OPJ_OFF_T n, void* ud) {
+	hl_mem* m = (hl_mem*)ud;
+	if (n < 0 || (OPJ_SIZE_T)n > m->n) return OPJ_FALSE;
+	m->off = (OPJ_SIZE_T)n;
+	return OPJ_TRUE;
+}
+static void hl_err(const char* msg, void* ud) {
+	char* buf = (char*)ud;
+	if (buf[0] == 0) { strncpy(buf, msg, 255); buf[255] = 0; }
+}
+static void hl_quiet(const char* msg, void* ud) { (void)msg; (void)ud; }
+
+// hl_decode: 0 ok; 1 header; 2 geometry mismatch; 3 decode; 4 unsupported
+// layout. On success writes samples interleaved into dst (bps bytes each,
+// little endian) and sets *mct when the codestream had a colour transform.
+static int hl_decode(const unsigned char* src, size_t n, unsigned char* dst, size_t dn,
+                     int bps, int w, int h, int comps, char* errbuf, int* outprec, int* outsgnd) {
+	hl_mem m = { src, n, 0 };
+	OPJ_CODEC_FORMAT fmt = OPJ_CODEC_J2K;
+	if (n >= 12 && memcmp(src + 4, "jP  ", 4) == 0) fmt = OPJ_CODEC_JP2;
+	opj_codec_t* codec = opj_create_decompress(fmt);
+	if (!codec) return 3;
+	opj_set_error_handler(codec, hl_err, errbuf);
+	opj_set_warning_handler(codec, hl_quiet, NULL);
+	opj_set_info_handler(codec, hl_quiet, NULL);
+	opj_dparameters_t params;
+	opj_set_default_decoder_parameters(&params);
+	int rc = 0;
+	opj_image_t* img = NULL;
+	opj_stream_t* st = opj_stream_create(1 << 16, OPJ_TRUE);
+	if (!st) { opj_destroy_codec(codec); return 3; }
+	opj_stream_set_user_data(st, &m, NULL);
+	opj_stream_set_user_data_length(st, n);
+	opj_stream_set_read_function(st, hl_read);
+	opj_stream_set_skip_function(st, hl_skip);
+	opj_stream_set_seek_function(st, hl_seek);
+	if (!opj_setup_decoder(codec, &params)) { rc = 1; goto out; }
+	// Strict: a truncated codestream is an error, not a silently blurred image.
+	opj_decoder_set_strict_mode(codec, OPJ_TRUE);
+	if (!opj_read_header(st, codec, &img)) { rc = 1; goto out; }
+	if ((int)(img->x1 - img->x0) != w || (int)(img->y1 - img->y0) != h || (int)img->numcomps != comps) { rc = 2; goto out; }
+	if (!opj_decode(codec, st, img) || !opj_end_decompress(codec, st)) { rc = 3; goto out; }
+	for (int c = 0; c < comps; c++) {
+		opj_image_comp_t* cp = &img->comps[c];
+		if ((int)cp->w != w || (int)cp->h != h || cp->data == NULL || cp->dx != 1 || cp->dy != 1) { rc = 4; goto out; }
+	}
+	if ((size_t)w * h * comps * bps > dn) { rc = 2; goto out; }
+	*outprec = img->comps[0].prec;
+	*outsgnd = img->comps[0].sgnd;
+	size_t px = (size_t)w * h;
+	for (int c = 0; c < comps; c++) {
+		const OPJ_INT32* d = img->comps[c].data;
+		if (bps == 1) {
+			for (size_t i = 0; i < px; i++) dst[i * comps + c] = (unsigned char)d[i];
+		} else if (bps == 2) {
+			for (size_t i = 0; i < px; i++) { unsigned int v = (unsigned int)d[i]; unsigned char* o = dst + (i * comps + c) * 2; o[0] = v & 0xff; o[1] = (v >> 8) & 0xff; }
+		} else {
+			for (size_t i = 0; i < px; i++) { unsigned int v = (unsigned int)d[i]; unsigned char* o = dst + (i * comps + c) * 4; o[0] = v; o[1] = v >> 8; o[2] = v >> 16; o[3] = v >> 24; }
+		}
+	}
+out:
+	if (img) opj_image_destroy(img);
+	opj_stream_destroy(st);
+	opj_destroy_codec(codec);
+	return rc;
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/huren-health/huren/pixels"
+)
+
+// Available reports whether this build has the codec.
+const Available = true
+
+// Decode decodes one JPEG 2000 / HTJ2K codestream into Frame layout.
+func (Decoder) Decode(src []byte, info pixels.Info) (*pixels.Frame, error) {
+	if len(src) < 12 {
+		return nil, fmt.Errorf("jpeg 2000: frame of %d bytes: %w", len(src), pixels.ErrCorrupt)
+	}
+	f := pixels.NewFrame(info, outPhotometric(info.Photometric))
+	bps := f.BitsAllocated / 8
+	errbuf := (*C.char)(C.calloc(256, 1))
+	defer C.free(unsafe.Pointer(errbuf))
+	var prec, sgnd C.int
+	rc := C.hl_decode((*C.uchar)(unsafe.Pointer(&src[0])), C.size_t(len(src)), (*C.uchar)(unsafe.Pointer(&f.Data[0])), C.size_t(len(f.Data)),
+		C.int(bps), C.int(info.Columns), C.int(info.Rows), C.int(info.SamplesPerPixel), errbuf, &prec, &sgnd)
+	msg := C.GoString(errbuf)
+	switch rc {
+	case 0:
+		return f, nil
+	case 2:
+		return nil, fmt.Errorf("jpeg 2000: codestream geometry disagrees with the header (%d×%d×%d): %w", info.Columns, info.Rows, info.SamplesPerPixel, pixels.ErrCorrupt)
+	case 4:
+		return nil, fmt.Errorf("jpeg 2000: subsampled or reduced components are not supported: %w", pixels.ErrCorrupt)
+	}
+	return nil, fmt.Errorf("jpeg 2000: openjpeg: %s: %w", msg, pixels.ErrCorrupt)
+}
