@@ -439,4 +439,3 @@ func hashHex(parts ...string) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
-
