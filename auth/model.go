@@ -112,12 +112,12 @@ func (g Grant) String() string {
 // User is a person's account. PasswordHash is an argon2id PHC string; it is
 // never serialised to API clients (see web package views).
 type User struct {
-	Username     string    `json:"username"`
-	Name         string    `json:"name,omitempty"`
-	PasswordHash string    `json:"password_hash"`
-	Grants       []Grant   `json:"grants"`
-	Disabled     bool      `json:"disabled,omitempty"`
-	MustChange   bool      `json:"must_change,omitempty"`
+	Username     string  `json:"username"`
+	Name         string  `json:"name,omitempty"`
+	PasswordHash string  `json:"password_hash"`
+	Grants       []Grant `json:"grants"`
+	Disabled     bool    `json:"disabled,omitempty"`
+	MustChange   bool    `json:"must_change,omitempty"`
 	// Epoch is bumped on password change, reset and disable; sessions
 	// created under an older epoch are invalid, which logs the user out on
 	// every replica.

@@ -1,0 +1,175 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/huren-health/huren/storage"
+)
+
+// Object keys of the durable account records.
+const (
+	prefixSites  = "accounts/sites/"
+	prefixGroups = "accounts/groups/"
+	prefixUsers  = "accounts/users/"
+	prefixTokens = "accounts/tokens/"
+	// maxRecord bounds one account record read from storage.
+	maxRecord = 1 << 20
+)
+
+func siteKey(id string) string  { return prefixSites + id + ".json" }
+func groupKey(id string) string { return prefixGroups + id + ".json" }
+func userKey(u string) string   { return prefixUsers + u + ".json" }
+func tokenKey(id string) string { return prefixTokens + id + ".json" }
+
+// snapshot is an immutable view of every account record. A new one replaces
+// the old on reload, so readers never lock more than a pointer load.
+type snapshot struct {
+	gen    int64
+	sites  map[string]*Site
+	groups map[string]*Group
+	users  map[string]*User
+	tokens map[string]*Token
+}
+
+func emptySnapshot() *snapshot {
+	return &snapshot{sites: map[string]*Site{}, groups: map[string]*Group{}, users: map[string]*User{}, tokens: map[string]*Token{}}
+}
+
+// ancestors returns site and its ancestors, nearest first (cycle-safe).
+func (s *snapshot) ancestors(site string) []string {
+	var out []string
+	for id := site; id != "" && len(out) < 64; {
+		if slices.Contains(out, id) {
+			break
+		}
+		out = append(out, id)
+		st, ok := s.sites[id]
+		if !ok {
+			break
+		}
+		id = st.Parent
+	}
+	return out
+}
+
+// within reports whether site is root or below it.
+func (s *snapshot) within(site, root string) bool {
+	return slices.Contains(s.ancestors(site), root)
+}
+
+// directory loads the durable records from storage and keeps the current
+// snapshot.
+type directory struct {
+	store storage.Store
+	log   *slog.Logger
+	mu    sync.Mutex // serialises reloads
+	cur   atomic.Pointer[snapshot]
+}
+
+// current returns the installed snapshot (empty before the first load).
+func (d *directory) current() *snapshot {
+	if s := d.cur.Load(); s != nil {
+		return s
+	}
+	return emptySnapshot()
+}
+
+// reload reads every record under accounts/ and installs the new snapshot,
+// tagged with gen. A record that fails to parse is logged and skipped rather
+// than locking everyone out.
+func (d *directory) reload(ctx context.Context, gen int64) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := emptySnapshot()
+	s.gen = gen
+	if err := loadAll(ctx, d, prefixSites, func(v *Site) { s.sites[v.ID] = v }); err != nil {
+		return err
+	}
+	if err := loadAll(ctx, d, prefixGroups, func(v *Group) { s.groups[v.ID] = v }); err != nil {
+		return err
+	}
+	if err := loadAll(ctx, d, prefixUsers, func(v *User) { s.users[v.Username] = v }); err != nil {
+		return err
+	}
+	if err := loadAll(ctx, d, prefixTokens, func(v *Token) { s.tokens[v.ID] = v }); err != nil {
+		return err
+	}
+	d.cur.Store(s)
+	return nil
+}
+
+func loadAll[T any](ctx context.Context, d *directory, prefix string, add func(*T)) error {
+	var keys []string
+	if err := d.store.List(ctx, prefix, func(i storage.Info) error {
+		if strings.HasSuffix(i.Key, ".json") {
+			keys = append(keys, i.Key)
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("list %s: %w", prefix, err)
+	}
+	for _, k := range keys {
+		v := new(T)
+		if err := getJSON(ctx, d.store, k, v); err != nil {
+			if errors.Is(err, storage.ErrNotFound) {
+				continue // deleted between List and Get
+			}
+			if errors.Is(err, ErrInvalid) {
+				d.log.Error("skipping corrupt account record", "key", k, "err", err)
+				continue
+			}
+			return err
+		}
+		add(v)
+	}
+	return nil
+}
+
+func getJSON(ctx context.Context, st storage.Reader, key string, v any) error {
+	rc, _, err := st.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("get %s: %w", key, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxRecord+1))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	if len(b) > maxRecord {
+		return fmt.Errorf("%w: %s larger than %d bytes", ErrInvalid, key, maxRecord)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalid, key, err)
+	}
+	return nil
+}
+
+func putJSON(ctx context.Context, st storage.Store, key string, v any, ifAbsent bool) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	opts := storage.PutOptions{ContentType: "application/json", Size: int64(len(b))}
+	if ifAbsent {
+		_, err = st.PutIfAbsent(ctx, key, bytes.NewReader(b), opts)
+		if errors.Is(err, storage.ErrExists) {
+			return fmt.Errorf("%w: %s", ErrExists, key)
+		}
+	} else {
+		_, err = st.Put(ctx, key, bytes.NewReader(b), opts)
+	}
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	return nil
+}
