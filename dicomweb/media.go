@@ -2,7 +2,6 @@ package dicomweb
 
 import (
 	"fmt"
-	"mime"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,7 +45,10 @@ type mediaRange struct {
 // splitAccept splits an Accept header on commas that are not inside a
 // quoted string: `multipart/related; type="application/dicom"; transfer-syntax=*`
 // may carry commas in quoted values.
-func splitAccept(h string) []string {
+func splitAccept(h string) []string { return splitQuoted(h, ',') }
+
+// splitQuoted splits s on sep outside double-quoted strings.
+func splitQuoted(h string, sep byte) []string {
 	var out []string
 	inQuote, esc := false, false
 	start := 0
@@ -59,12 +61,40 @@ func splitAccept(h string) []string {
 			esc = true
 		case ch == '"':
 			inQuote = !inQuote
-		case ch == ',' && !inQuote:
+		case ch == sep && !inQuote:
 			out = append(out, h[start:i])
 			start = i + 1
 		}
 	}
 	return append(out, h[start:])
+}
+
+// parseMediaRange parses "type/sub; k=v; k2=\"v2\"" leniently: unlike
+// mime.ParseMediaType it accepts unquoted parameter values containing "/"
+// (type=application/dicom, as OHIF and others send them).
+func parseMediaRange(s string) (string, map[string]string, bool) {
+	fields := splitQuoted(s, ';')
+	typ := strings.ToLower(strings.TrimSpace(fields[0]))
+	if typ == "*" {
+		typ = "*/*"
+	}
+	if i := strings.IndexByte(typ, '/'); i <= 0 || i == len(typ)-1 {
+		return "", nil, false
+	}
+	params := map[string]string{}
+	for _, f := range fields[1:] {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			continue
+		}
+		k = strings.ToLower(strings.TrimSpace(k))
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+			v = strings.ReplaceAll(v[1:len(v)-1], `\"`, `"`)
+		}
+		params[k] = v
+	}
+	return typ, params, true
 }
 
 // parseAccept parses every Accept header value into media ranges ordered by
@@ -79,11 +109,8 @@ func parseAccept(values []string) []mediaRange {
 			if part == "" {
 				continue
 			}
-			typ, params, err := mime.ParseMediaType(part)
-			if err != nil {
-				// mime rejects a few forms clients send, e.g. an unquoted
-				// type=application/dicom+json is fine but "transfer-syntax=*"
-				// is also fine; anything it truly cannot read is ignored.
+			typ, params, ok := parseMediaRange(part)
+			if !ok {
 				continue
 			}
 			q := 1.0

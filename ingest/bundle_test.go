@@ -1,0 +1,109 @@
+package ingest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/huren-health/huren/ingest"
+)
+
+func TestSeriesBundle(t *testing.T) { forEachBackend(t, testSeriesBundle) }
+
+func testSeriesBundle(t *testing.T, b backends) {
+	ctx := context.Background()
+	f := newFixture(t, b, nil)
+	files := seriesFiles(t)
+	var res ingest.Result
+	for _, p := range files[:2] {
+		r, err := f.ingest(t, readFile(t, p), ingest.Source{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = r
+	}
+	const base = "https://hub.example/dicom-web"
+	metadata := func() []map[string]any {
+		t.Helper()
+		recs, err := f.cat.Instances(ctx, res.StudyUID, res.SeriesUID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := f.svc.WriteMetadata(ctx, &buf, recs, base); err != nil {
+			t.Fatal(err)
+		}
+		var out []map[string]any
+		if err := json.Unmarshal(buf.Bytes(), &out); err != nil {
+			t.Fatalf("metadata is not a JSON array: %v\n%s", err, buf.String())
+		}
+		return out
+	}
+	assembled := metadata()
+	if len(assembled) != 2 {
+		t.Fatalf("assembled %d items", len(assembled))
+	}
+	if got := metricValue(t, f.reg, "huren_ingest_series_bundles_total"); got != 1 { // one miss
+		t.Fatalf("bundle counter %v before any bundle", got)
+	}
+	if err := f.svc.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.Stat(ctx, ingest.BundleKey(res.StudyUID, res.SeriesUID)); err != nil {
+		t.Fatalf("no bundle after flush: %v", err)
+	}
+	fromBundle := metadata()
+	if !equalJSON(t, assembled, fromBundle) {
+		t.Fatalf("bundle differs from assembly")
+	}
+	if hits := hitCount(t, f); hits != 1 {
+		t.Fatalf("bundle not used (hits %v)", hits)
+	}
+	pix := fromBundle[0]["7FE00010"].(map[string]any)["BulkDataURI"].(string)
+	if !strings.HasPrefix(pix, base+"/studies/"+res.StudyUID+"/series/"+res.SeriesUID+"/instances/") || !strings.HasSuffix(pix, "/bulk/7FE00010") {
+		t.Fatalf("BulkDataURI %q", pix)
+	}
+
+	// A third instance arrives; the bundle (2 items) is now stale and must
+	// not be served even though no rebuild ran yet.
+	if _, err := f.ingest(t, readFile(t, files[2]), ingest.Source{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := metadata(); len(got) != 3 {
+		t.Fatalf("stale bundle served: %d items, want 3", len(got))
+	}
+	if err := f.svc.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := hitCount(t, f)
+	if got := metadata(); len(got) != 3 || hitCount(t, f) != before+1 {
+		t.Fatalf("rebuilt bundle not used: %d items", len(got))
+	}
+}
+
+func hitCount(t *testing.T, f *fixture) float64 {
+	t.Helper()
+	mfs, _ := f.reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != "huren_ingest_series_bundles_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == "hit" {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+func equalJSON(t *testing.T, a, b any) bool {
+	t.Helper()
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
+}
