@@ -178,6 +178,14 @@ func Parse(b []byte, lim Limits) (img *Image, err error) {
 			img.PerFrame[i] = readDisplay(item, be, &img.Display)
 		}
 	}
+	if img.Signed() {
+		// LUT Descriptor's first mapped value is SS when Pixel
+		// Representation is signed (PS3.3 C.11.1.1.1).
+		signLUTs(&img.Display)
+		for i := range img.PerFrame {
+			signLUTs(&img.PerFrame[i])
+		}
+	}
 	pd := ds[tagPixelData]
 	if pd == nil {
 		return img, fmt.Errorf("%w", ErrNoPixelData)
@@ -350,6 +358,14 @@ func readDisplay(ds dataset, be bool, base *Display) Display {
 		}
 	}
 	return d
+}
+
+func signLUTs(d *Display) {
+	for _, l := range []*LUT{d.ModalityLUT, d.VOILUT} {
+		if l != nil && l.FirstMapped > 32767 {
+			l.FirstMapped -= 65536
+		}
+	}
 }
 
 // FrameDisplay returns the display attributes for 1-based frame n.

@@ -1,0 +1,360 @@
+// Package render turns a decoded frame into a displayable 8-bit image and
+// encodes it, following the grayscale pipeline of PS3.3 C.11 / PS3.4 N.2:
+// Modality LUT (Rescale Slope/Intercept or Modality LUT Sequence) → VOI
+// (the requested window, else the file's first window or VOI LUT, else the
+// frame's value range; functions LINEAR, LINEAR_EXACT, SIGMOID per
+// C.11.2.1.2) → Presentation (MONOCHROME1 inverted) → resize
+// (disintegration/imaging) → JPEG or PNG. Colour frames are converted to
+// RGB (YBR_FULL/YBR_PARTIAL, PALETTE COLOR via its LUTs).
+//
+// It only sees pixels.Frame and pixels.Display, never codecs. Functions are
+// pure and safe for concurrent use.
+package render
+
+import (
+	"encoding/binary"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/disintegration/imaging"
+
+	"github.com/huren-health/huren/errkind"
+	"github.com/huren-health/huren/pixels"
+)
+
+// ErrParams: an invalid rendering parameter (window, viewport, quality).
+var ErrParams = errkind.New(errkind.Invalid, "render: invalid parameter")
+
+// VOI LUT functions (PS3.3 C.11.2.1.3).
+const (
+	Linear      = "LINEAR"
+	LinearExact = "LINEAR_EXACT"
+	Sigmoid     = "SIGMOID"
+)
+
+// Params are the rendering options of a request.
+type Params struct {
+	// Window, when non-nil, overrides the file's VOI.
+	Window *pixels.Window
+	// Function is the VOI LUT function: "" (the file's, else LINEAR),
+	// LINEAR, LINEAR_EXACT or SIGMOID.
+	Function string
+	// Width and Height of the viewport; 0 keeps the natural size. The image
+	// is scaled to fit inside, keeping its aspect ratio.
+	Width, Height int
+	// Format is "image/jpeg" (default) or "image/png".
+	Format string
+	// Quality is the JPEG quality 1..100 (default 90).
+	Quality int
+}
+
+// Key is a canonical string of p for cache keys.
+func (p Params) Key() string {
+	w := "file"
+	if p.Window != nil {
+		w = fmt.Sprintf("%g,%g", p.Window.Center, p.Window.Width)
+	}
+	return fmt.Sprintf("w=%s;f=%s;v=%dx%d;t=%s;q=%d", w, p.Function, p.Width, p.Height, p.Format, p.Quality)
+}
+
+// Validate checks the parameters.
+func (p Params) Validate() error {
+	if p.Window != nil && (p.Window.Width <= 0 || math.IsNaN(p.Window.Center) || math.IsInf(p.Window.Center, 0) || math.IsInf(p.Window.Width, 0)) {
+		return fmt.Errorf("window width %g: %w", p.Window.Width, ErrParams)
+	}
+	switch strings.ToUpper(p.Function) {
+	case "", Linear, LinearExact, Sigmoid:
+	default:
+		return fmt.Errorf("VOI LUT function %q: %w", p.Function, ErrParams)
+	}
+	if p.Width < 0 || p.Height < 0 || p.Width > 8192 || p.Height > 8192 {
+		return fmt.Errorf("viewport %d×%d: %w", p.Width, p.Height, ErrParams)
+	}
+	if p.Quality < 0 || p.Quality > 100 {
+		return fmt.Errorf("quality %d: %w", p.Quality, ErrParams)
+	}
+	switch p.Format {
+	case "", "image/jpeg", "image/png":
+	default:
+		return fmt.Errorf("format %q: %w", p.Format, ErrParams)
+	}
+	return nil
+}
+
+// Render runs the pipeline and returns an 8-bit *image.Gray or *image.RGBA
+// at the viewport size.
+func Render(f *pixels.Frame, d pixels.Display, p Params) (image.Image, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if f == nil || f.Rows <= 0 || f.Columns <= 0 || len(f.Data) < f.Rows*f.Columns*f.SamplesPerPixel*(f.BitsAllocated/8) {
+		return nil, fmt.Errorf("render: frame data does not match its geometry: %w", pixels.ErrCorrupt)
+	}
+	var img image.Image
+	var err error
+	if f.SamplesPerPixel == 1 && f.Photometric != "PALETTE COLOR" {
+		img, err = grey(f, d, p)
+	} else {
+		img, err = colour(f, d)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return resize(img, p.Width, p.Height), nil
+}
+
+// Encode writes img as p.Format.
+func Encode(w io.Writer, img image.Image, p Params) error {
+	if p.Format == "image/png" {
+		enc := png.Encoder{CompressionLevel: png.BestSpeed}
+		return enc.Encode(w, img)
+	}
+	q := p.Quality
+	if q == 0 {
+		q = 90
+	}
+	return jpeg.Encode(w, img, &jpeg.Options{Quality: q})
+}
+
+// sample reads sample i of f as a signed integer (masked to BitsStored and
+// sign-extended when Signed).
+func sampler(f *pixels.Frame) func(i int) int64 {
+	bs := uint(f.BitsStored)
+	if bs == 0 || bs > uint(f.BitsAllocated) {
+		bs = uint(f.BitsAllocated)
+	}
+	mask := uint64(1)<<bs - 1
+	ext := func(u uint64) int64 {
+		u &= mask
+		if f.Signed && u&(1<<(bs-1)) != 0 {
+			return int64(u) - int64(1)<<bs
+		}
+		return int64(u)
+	}
+	switch f.BitsAllocated {
+	case 8:
+		return func(i int) int64 { return ext(uint64(f.Data[i])) }
+	case 16:
+		return func(i int) int64 { return ext(uint64(binary.LittleEndian.Uint16(f.Data[2*i:]))) }
+	default:
+		return func(i int) int64 { return ext(uint64(binary.LittleEndian.Uint32(f.Data[4*i:]))) }
+	}
+}
+
+// voi maps a modality value to 0..255 per PS3.3 C.11.2.1.2.
+type voiFunc func(x float64) float64
+
+func windowFunc(fn string, c, w float64) voiFunc {
+	const ymax = 255.0
+	switch strings.ToUpper(fn) {
+	case LinearExact:
+		return func(x float64) float64 {
+			switch {
+			case x <= c-w/2:
+				return 0
+			case x > c+w/2:
+				return ymax
+			}
+			return ((x-c)/w + 0.5) * ymax
+		}
+	case Sigmoid:
+		return func(x float64) float64 { return ymax / (1 + math.Exp(-4*(x-c)/w)) }
+	}
+	if w < 1 {
+		w = 1
+	}
+	return func(x float64) float64 {
+		switch {
+		case x <= c-0.5-(w-1)/2:
+			return 0
+		case x > c-0.5+(w-1)/2:
+			return ymax
+		}
+		return ((x-(c-0.5))/(w-1) + 0.5) * ymax
+	}
+}
+
+func grey(f *pixels.Frame, d pixels.Display, p Params) (image.Image, error) {
+	n := f.Rows * f.Columns
+	at := sampler(f)
+	modality := func(v int64) float64 {
+		if d.ModalityLUT != nil && len(d.ModalityLUT.Data) > 0 {
+			return float64(d.ModalityLUT.Lookup(int(v)))
+		}
+		return float64(v)*d.RescaleSlope + d.RescaleIntercept
+	}
+	if d.RescaleSlope == 0 && d.ModalityLUT == nil {
+		d.RescaleSlope = 1
+	}
+	fn := p.Function
+	if fn == "" {
+		fn = d.VOIFunction
+	}
+	var voi voiFunc
+	switch {
+	case p.Window != nil:
+		voi = windowFunc(fn, p.Window.Center, p.Window.Width)
+	case len(d.Windows) > 0 && d.Windows[0].Width > 0:
+		voi = windowFunc(fn, d.Windows[0].Center, d.Windows[0].Width)
+	case d.VOILUT != nil && len(d.VOILUT.Data) > 0:
+		lut := d.VOILUT
+		scale := 255.0 / float64(uint32(1)<<uint(lut.Bits)-1)
+		voi = func(x float64) float64 { return float64(lut.Lookup(int(math.Floor(x)))) * scale }
+	default:
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for i := 0; i < n; i++ {
+			v := modality(at(i))
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+		w := hi - lo
+		if w < 1 {
+			w = 1
+		}
+		voi = windowFunc(LinearExact, lo+w/2, w)
+	}
+	invert := f.Photometric == "MONOCHROME1"
+	out := image.NewGray(image.Rect(0, 0, f.Columns, f.Rows))
+	toByte := func(v int64) uint8 {
+		y := voi(modality(v))
+		b := uint8(math.Max(0, math.Min(255, math.Round(y))))
+		if invert {
+			b = 255 - b
+		}
+		return b
+	}
+	bs := f.BitsStored
+	if bs <= 0 || bs > f.BitsAllocated {
+		bs = f.BitsAllocated
+	}
+	if bs <= 16 {
+		// One table over every possible stored value: the pipeline runs
+		// 2^BitsStored times instead of once per pixel.
+		size := 1 << uint(bs)
+		table := make([]uint8, size)
+		for u := 0; u < size; u++ {
+			v := int64(u)
+			if f.Signed && u >= size/2 {
+				v -= int64(size)
+			}
+			table[u] = toByte(v)
+		}
+		mask := size - 1
+		switch f.BitsAllocated {
+		case 8:
+			for i := 0; i < n; i++ {
+				out.Pix[i] = table[int(f.Data[i])&mask]
+			}
+		case 16:
+			for i := 0; i < n; i++ {
+				out.Pix[i] = table[int(binary.LittleEndian.Uint16(f.Data[2*i:]))&mask]
+			}
+		default:
+			for i := 0; i < n; i++ {
+				out.Pix[i] = table[int(binary.LittleEndian.Uint32(f.Data[4*i:]))&mask]
+			}
+		}
+		return out, nil
+	}
+	for i := 0; i < n; i++ {
+		out.Pix[i] = toByte(at(i))
+	}
+	return out, nil
+}
+
+func colour(f *pixels.Frame, d pixels.Display) (image.Image, error) {
+	n := f.Rows * f.Columns
+	out := image.NewRGBA(image.Rect(0, 0, f.Columns, f.Rows))
+	at := sampler(f)
+	switch f.Photometric {
+	case "PALETTE COLOR":
+		if d.Palette[0] == nil || d.Palette[1] == nil || d.Palette[2] == nil {
+			return nil, fmt.Errorf("render: PALETTE COLOR without palette LUTs: %w", pixels.ErrCorrupt)
+		}
+		var shift [3]uint
+		for c := 0; c < 3; c++ {
+			mx := uint16(0)
+			for _, v := range d.Palette[c].Data {
+				mx = max(mx, v)
+			}
+			if mx > 255 { // 16-bit entries
+				shift[c] = 8
+			}
+		}
+		for i := 0; i < n; i++ {
+			v := int(at(i))
+			o := out.Pix[4*i:]
+			o[0] = uint8(d.Palette[0].Lookup(v) >> shift[0])
+			o[1] = uint8(d.Palette[1].Lookup(v) >> shift[1])
+			o[2] = uint8(d.Palette[2].Lookup(v) >> shift[2])
+			o[3] = 255
+		}
+		return out, nil
+	}
+	if f.SamplesPerPixel != 3 {
+		return nil, fmt.Errorf("render: %d samples with photometric %s: %w", f.SamplesPerPixel, f.Photometric, pixels.ErrCorrupt)
+	}
+	shift := 0
+	if f.BitsStored > 8 {
+		shift = f.BitsStored - 8
+	}
+	ybr := strings.HasPrefix(f.Photometric, "YBR")
+	partial := strings.HasPrefix(f.Photometric, "YBR_PARTIAL")
+	for i := 0; i < n; i++ {
+		a := float64(at(3*i) >> shift)
+		b := float64(at(3*i+1) >> shift)
+		c := float64(at(3*i+2) >> shift)
+		if ybr {
+			if partial { // PS3.3 C.7.6.3.1.2, 8-bit
+				yy := 1.1644 * (a - 16)
+				a, b, c = yy+1.5960*(c-128), yy-0.3918*(b-128)-0.8130*(c-128), yy+2.0172*(b-128)
+			} else {
+				a, b, c = a+1.402*(c-128), a-0.344136*(b-128)-0.714136*(c-128), a+1.772*(b-128)
+			}
+		}
+		o := out.Pix[4*i:]
+		o[0], o[1], o[2], o[3] = clamp8(a), clamp8(b), clamp8(c), 255
+	}
+	return out, nil
+}
+
+func clamp8(v float64) uint8 {
+	return uint8(math.Max(0, math.Min(255, math.Round(v))))
+}
+
+// resize fits img inside w×h keeping the aspect ratio. Box filtering for
+// strong reductions (fast, no aliasing), Catmull-Rom otherwise.
+func resize(img image.Image, w, h int) image.Image {
+	b := img.Bounds()
+	if w == 0 && h == 0 {
+		return img
+	}
+	if w == 0 {
+		w = b.Dx() * h / b.Dy()
+	}
+	if h == 0 {
+		h = b.Dy() * w / b.Dx()
+	}
+	scale := math.Min(float64(w)/float64(b.Dx()), float64(h)/float64(b.Dy()))
+	tw, th := max(1, int(math.Round(float64(b.Dx())*scale))), max(1, int(math.Round(float64(b.Dy())*scale)))
+	if tw == b.Dx() && th == b.Dy() {
+		return img
+	}
+	filter := imaging.CatmullRom
+	if scale < 0.5 {
+		filter = imaging.Box
+	}
+	r := imaging.Resize(img, tw, th, filter)
+	if _, ok := img.(*image.Gray); ok {
+		g := image.NewGray(r.Bounds())
+		for i := range g.Pix {
+			g.Pix[i] = r.Pix[4*i]
+		}
+		return g
+	}
+	return r
+}
