@@ -10,6 +10,7 @@ import (
 	"io"
 	"runtime/debug"
 	"strings"
+	"sync"
 
 	"github.com/huren-health/huren/dicomjson"
 )
@@ -22,6 +23,10 @@ const (
 	TSExplicitBig    = "1.2.840.10008.1.2.2"
 	TSRLE            = "1.2.840.10008.1.2.5"
 )
+
+// bufPool recycles the 64 KiB read buffers: one per Parse would dominate
+// the allocation cost of parsing a typical header.
+var bufPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
 
 // maxDepth bounds sequence nesting (stack-overflow guard).
 const maxDepth = 32
@@ -41,7 +46,10 @@ func Parse(r io.Reader, size int64, opts Options) (f *File, err error) {
 		}
 	}()
 	opts = opts.withDefaults()
-	rd := &reader{br: bufio.NewReaderSize(r, 64<<10), size: size, budget: opts.MaxHeaderBytes}
+	br := bufPool.Get().(*bufio.Reader)
+	br.Reset(r)
+	defer func() { br.Reset(nil); bufPool.Put(br) }()
+	rd := &reader{br: br, size: size, budget: opts.MaxHeaderBytes}
 	p := &parser{r: rd, opts: opts, f: &File{}}
 	if err := p.run(); err != nil {
 		return nil, err
@@ -81,12 +89,12 @@ func (p *parser) run() error {
 	head := r.peek(132)
 	switch {
 	case len(head) >= 132 && string(head[128:132]) == "DICM":
-		if err := r.skip(132, "preamble"); err != nil {
+		if err := r.skip(132, at("the preamble")); err != nil {
 			return err
 		}
 	case len(head) >= 4 && string(head[0:4]) == "DICM":
 		// Prefix without the 128-byte preamble, seen from some writers.
-		if err := r.skip(4, "DICM prefix"); err != nil {
+		if err := r.skip(4, at("the DICM prefix")); err != nil {
 			return err
 		}
 	}
@@ -144,6 +152,9 @@ func (l *inflateLimit) Read(b []byte) (int, error) {
 	}
 	n, err := l.r.Read(b)
 	l.left -= int64(n)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return n, fmt.Errorf("%w: the deflated dataset ends before its last block: the upload was cut off; send the complete file again", ErrTruncated)
+	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		return n, fmt.Errorf("%w: the deflated dataset is corrupt (%v): send the file again", ErrMalformed, err)
 	}
@@ -178,7 +189,7 @@ func (p *parser) readMeta() (dicomjson.Dataset, error) {
 		if h.length > 1<<16 {
 			return nil, fmt.Errorf("%w: File Meta element %s at byte %d claims %d bytes: this is not a DICOM file header", ErrNotDICOM, tagName(h.group, h.elem), h.valueOffset-8, h.length)
 		}
-		val, err := r.read(int64(h.length), "File Meta "+tagName(h.group, h.elem))
+		val, err := r.read(int64(h.length), elemAt("File Meta element ", h.group, h.elem))
 		if err != nil {
 			return nil, err
 		}
@@ -336,7 +347,7 @@ var vrInfo = map[string]bool{
 func (p *parser) readHeader() (elemHeader, error) {
 	r := p.r
 	start := r.pos
-	b, err := r.small(8, "an element header")
+	b, err := r.small(8, at("an element header"))
 	if err != nil {
 		return elemHeader{}, err
 	}
@@ -368,7 +379,7 @@ func (p *parser) readHeader() (elemHeader, error) {
 		h.vr = "UN"
 	}
 	if long {
-		b2, err := r.small(4, "an element header")
+		b2, err := r.small(4, at("an element header"))
 		if err != nil {
 			return h, err
 		}
@@ -509,27 +520,19 @@ func (p *parser) readElement(h elemHeader, depth int, prefix string, cs *charset
 	}
 	n := int64(h.length)
 	if rem := r.remaining(); rem >= 0 && n > rem {
-		what := tagName(h.group, h.elem)
-		if isPixel {
-			what = "Pixel Data (7FE0,0010)"
-		}
-		return nil, r.truncatedAt(n-rem, what)
+		return nil, r.truncatedAt(n-rem, elemAt("", h.group, h.elem))
 	}
 	if isPixel || (binaryVR(vr) && n > int64(p.opts.BulkThreshold) && t != 0x7FE00001 && t != 0x7FE00002) {
 		p.f.Bulk = append(p.f.Bulk, BulkRef{TagPath: path, VR: vr, Offset: h.valueOffset, Length: n})
 		if isPixel && top {
 			p.pix = &pixelScan{offset: h.valueOffset, length: n, vr: vr}
 		}
-		what := tagName(h.group, h.elem)
-		if isPixel {
-			what = "Pixel Data (7FE0,0010)"
-		}
-		if err := r.skip(n, what); err != nil {
+		if err := r.skip(n, elemAt("", h.group, h.elem)); err != nil {
 			return nil, err
 		}
 		return &dicomjson.Element{VR: vr, BulkDataURI: path}, nil
 	}
-	val, err := r.read(n, tagName(h.group, h.elem))
+	val, err := r.read(n, elemAt("", h.group, h.elem))
 	if err != nil {
 		return nil, err
 	}
@@ -558,7 +561,7 @@ func (p *parser) readSequence(h elemHeader, depth int, path string, cs *charset,
 	if h.length != undefinedLength {
 		end = h.valueOffset + int64(h.length)
 		if rem := r.remaining(); rem >= 0 && int64(h.length) > rem {
-			return nil, r.truncatedAt(int64(h.length)-rem, "sequence "+tagName(h.group, h.elem))
+			return nil, r.truncatedAt(int64(h.length)-rem, elemAt("sequence ", h.group, h.elem))
 		}
 	}
 	el := &dicomjson.Element{VR: "SQ"}
@@ -571,7 +574,7 @@ func (p *parser) readSequence(h elemHeader, depth int, path string, cs *charset,
 				return nil, fmt.Errorf("%w: an item runs past the end of sequence %s (byte %d > %d)", ErrMalformed, tagName(h.group, h.elem), r.pos, end)
 			}
 		}
-		b, err := r.small(8, "an item of sequence "+tagName(h.group, h.elem))
+		b, err := r.small(8, elemAt("an item of sequence ", h.group, h.elem))
 		if err != nil {
 			return nil, err
 		}

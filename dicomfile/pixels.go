@@ -32,7 +32,7 @@ type fragment struct {
 func (p *parser) readEncapsulated(h elemHeader, path string, top bool) (elem *dicomjson.Element, err error) {
 	r := p.r
 	scan := &pixelScan{offset: h.valueOffset, vr: h.vr, encapsulated: true}
-	const what = "Pixel Data (7FE0,0010)"
+	what := elemAt("", 0x7FE0, 0x0010)
 	for i := 0; ; i++ {
 		b, err := r.small(8, what)
 		if err != nil {
@@ -54,7 +54,7 @@ func (p *parser) readEncapsulated(h elemHeader, path string, top bool) (elem *di
 			if l%4 != 0 {
 				return nil, fmt.Errorf("%w: Basic Offset Table at byte %d has length %d, not a multiple of 4", ErrMalformed, r.pos-8, l)
 			}
-			val, err := r.read(int64(l), "the Basic Offset Table of Pixel Data")
+			val, err := r.read(int64(l), at("the Basic Offset Table of Pixel Data"))
 			if err != nil {
 				return nil, err
 			}

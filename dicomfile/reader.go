@@ -17,13 +17,34 @@ type reader struct {
 	size    int64 // total size if known, else -1
 	budget  int64 // remaining bytes that may be read into memory
 	scratch [16]byte
-	// where names the element being read, for error messages.
-	where func() string
 }
 
-func (r *reader) truncatedAt(need int64, what string) error {
+// where names what is being read, for error messages; it is formatted only
+// when an error occurs, keeping the hot path free of fmt.
+type where struct {
+	label  string
+	g, e   uint16
+	tagged bool
+}
+
+func at(label string) where { return where{label: label} }
+
+// elemAt names element (g,e), optionally with a label prefix ("sequence ").
+func elemAt(label string, g, e uint16) where { return where{label: label, g: g, e: e, tagged: true} }
+
+func (w where) String() string {
+	if !w.tagged {
+		return w.label
+	}
+	if w.g == 0x7FE0 && w.e == 0x0010 {
+		return w.label + "Pixel Data (7FE0,0010)"
+	}
+	return w.label + tagName(w.g, w.e)
+}
+
+func (r *reader) truncatedAt(need int64, what where) error {
 	return fmt.Errorf("%w: file ends at byte %d inside %s (%d more bytes declared): the upload was cut off or the file is corrupt; send the complete file again",
-		ErrTruncated, r.endPos(), what, need)
+		ErrTruncated, r.endPos(), what.String(), need)
 }
 
 // endPos is the best knowledge of where the data ends.
@@ -43,7 +64,7 @@ func (r *reader) remaining() int64 {
 }
 
 // small reads n <= 16 bytes into a scratch buffer valid until the next call.
-func (r *reader) small(n int, what string) ([]byte, error) {
+func (r *reader) small(n int, what where) ([]byte, error) {
 	b := r.scratch[:n]
 	k, err := io.ReadFull(r.br, b)
 	r.pos += int64(k)
@@ -53,7 +74,7 @@ func (r *reader) small(n int, what string) ([]byte, error) {
 	return b, nil
 }
 
-func (r *reader) ioErr(err error, missing int64, what string) error {
+func (r *reader) ioErr(err error, missing int64, what where) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		r.size = r.pos
 		return r.truncatedAt(missing, what)
@@ -61,17 +82,17 @@ func (r *reader) ioErr(err error, missing int64, what string) error {
 	if errors.Is(err, ErrTooLarge) {
 		return err
 	}
-	return fmt.Errorf("dicomfile: reading %s at byte %d: %w", what, r.pos, err)
+	return fmt.Errorf("dicomfile: reading %s at byte %d: %w", what.String(), r.pos, err)
 }
 
 // read reads n bytes into a new slice, charged against the budget.
-func (r *reader) read(n int64, what string) ([]byte, error) {
+func (r *reader) read(n int64, what where) ([]byte, error) {
 	if rem := r.remaining(); rem >= 0 && n > rem {
 		return nil, r.truncatedAt(n-rem, what)
 	}
 	if n > r.budget {
 		return nil, fmt.Errorf("%w: %s at byte %d is %d bytes, over the limit for non-pixel data: the file is not an ordinary image header; check the sending device",
-			ErrTooLarge, what, r.pos, n)
+			ErrTooLarge, what.String(), r.pos, n)
 	}
 	r.budget -= n
 	b := make([]byte, n)
@@ -84,7 +105,7 @@ func (r *reader) read(n int64, what string) ([]byte, error) {
 }
 
 // skip discards n bytes (bulk values are skipped, not read).
-func (r *reader) skip(n int64, what string) error {
+func (r *reader) skip(n int64, what where) error {
 	if rem := r.remaining(); rem >= 0 && n > rem {
 		// Consume what is there so the position is right for the message.
 		return r.truncatedAt(n-rem, what)
@@ -116,7 +137,7 @@ func (r *reader) atEOF() bool {
 		return true
 	}
 	_, err := r.br.Peek(1)
-	// Fewer bytes than the caller said the file has: not EOF, so that the
-	// next read reports the truncation.
-	return err != nil && r.size < 0
+	// Fewer bytes than the caller said the file has, or a read error (e.g.
+	// a corrupt deflate stream): not EOF, so that the next read reports it.
+	return errors.Is(err, io.EOF) && r.size < 0
 }

@@ -1,0 +1,416 @@
+package dicomfile
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/huren-health/huren/dicomjson"
+	"github.com/huren-health/huren/errkind"
+)
+
+func readCorpus(t testing.TB, rel string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/corpus/" + rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Every prefix of a valid file must fail with a typed error (never panic,
+// never succeed silently when the caller says how big the file is).
+func TestTruncatedAtEveryByte(t *testing.T) {
+	for _, rel := range []string{
+		"dicom/modality/MR_small.dcm",                      // explicit LE, native
+		"dicom/ts/qa_ts_2_implicit_le.dcm",                 // implicit LE
+		"dicom/modality/ExplVR_BigEnd.dcm",                 // explicit BE
+		"dicom/ts/CT0012.fragmented_no_bot_jpeg_ls.81.dcm", // encapsulated, multi-frame
+		"dicom/charset/chrSQEncoding1.dcm",                 // sequences
+		"dicom/edge/UN_sequence.dcm",                       // UN undefined-length sequence
+		"dicom/ts/image_dfl.dcm",                           // deflated
+		"dicom/modality/test-SR.dcm",                       // deep SR tree
+		"dicom/series/ge_epi_fmri_mr_0005/axial_epi_fmri_sequential_i_to_s-00001.dcm",
+	} {
+		data := readCorpus(t, rel)
+		full, err := Parse(bytes.NewReader(data), int64(len(data)), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fullJSON, _ := json.Marshal(full.Dataset)
+		// Every byte of the header region, then 400 cuts spread over the rest.
+		var cuts []int
+		for n := 0; n < len(data) && n < 4096; n++ {
+			cuts = append(cuts, n)
+		}
+		for k := 0; k < 400 && len(data) > 4096; k++ {
+			cuts = append(cuts, 4096+k*(len(data)-4096)/400)
+		}
+		for _, n := range cuts {
+			f, err := Parse(bytes.NewReader(data[:n]), int64(len(data)), Options{})
+			if err == nil {
+				// Only bytes after the end of a deflate stream may be lost
+				// without consequence; then the result must be complete.
+				if j, _ := json.Marshal(f.Dataset); f.Deflated && bytes.Equal(j, fullJSON) {
+					continue
+				}
+				t.Fatalf("%s cut at %d of %d: parsed without error (%d elements)", rel, n, len(data), len(f.Dataset))
+			}
+			if errkind.Of(err) == errkind.Other {
+				t.Fatalf("%s cut at %d: untyped error %v", rel, n, err)
+			}
+			if n > 200 && !errors.Is(err, ErrTruncated) {
+				t.Fatalf("%s cut at %d: %v, want ErrTruncated", rel, n, err)
+			}
+		}
+	}
+}
+
+// Without a known size, a cut inside an element is still detected.
+func TestTruncatedUnknownSize(t *testing.T) {
+	data := readCorpus(t, "dicom/modality/CT_small.dcm")
+	_, err := Parse(bytes.NewReader(data[:len(data)-1000]), -1, Options{})
+	if !errors.Is(err, ErrTruncated) {
+		t.Fatalf("got %v, want ErrTruncated", err)
+	}
+	if !strings.Contains(err.Error(), "Pixel Data (7FE0,0010)") {
+		t.Errorf("message does not name the element: %v", err)
+	}
+	// The same file read one byte at a time parses identically.
+	a, err := Parse(bytes.NewReader(data), -1, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Parse(iotest.OneByteReader(bytes.NewReader(data)), -1, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ja, _ := json.Marshal(a.Dataset)
+	jb, _ := json.Marshal(b.Dataset)
+	if !bytes.Equal(ja, jb) || a.Pixels.Frames[0][0] != b.Pixels.Frames[0][0] {
+		t.Error("one-byte reads gave a different result")
+	}
+}
+
+func TestNotDICOM(t *testing.T) {
+	for name, in := range map[string][]byte{
+		"empty":  nil,
+		"short":  []byte("DICM"),
+		"text":   []byte("%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n" + strings.Repeat("x", 200)),
+		"zeros":  make([]byte, 300),
+		"random": bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef, 0x12, 0x34, 0x56, 0x78}, 64),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse(bytes.NewReader(in), int64(len(in)), Options{})
+			if err == nil {
+				t.Fatal("parsed")
+			}
+			if errkind.Of(err) != errkind.Invalid {
+				t.Fatalf("kind %v: %v", errkind.Of(err), err)
+			}
+		})
+	}
+}
+
+// explicitLE builds a Part 10 file from explicit VR LE elements.
+type builder struct {
+	bytes.Buffer
+	bo binary.ByteOrder
+}
+
+func newPart10(ts string) *builder {
+	b := &builder{bo: binary.LittleEndian}
+	b.Write(make([]byte, 128))
+	b.WriteString("DICM")
+	b.elem(0x0002, 0x0010, "UI", padUID(ts))
+	return b
+}
+
+func padUID(s string) []byte {
+	if len(s)%2 == 1 {
+		s += "\x00"
+	}
+	return []byte(s)
+}
+
+func (b *builder) elem(g, e uint16, vr string, val []byte) *builder {
+	var h [12]byte
+	b.bo.PutUint16(h[0:], g)
+	b.bo.PutUint16(h[2:], e)
+	copy(h[4:], vr)
+	if vrInfo[vr] {
+		b.bo.PutUint32(h[8:], uint32(len(val)))
+		b.Write(h[:12])
+	} else {
+		b.bo.PutUint16(h[6:], uint16(len(val)))
+		b.Write(h[:8])
+	}
+	b.Write(val)
+	return b
+}
+
+func (b *builder) str(g, e uint16, vr, s string) *builder {
+	if len(s)%2 == 1 {
+		s += " "
+	}
+	return b.elem(g, e, vr, []byte(s))
+}
+
+func (b *builder) parse(t *testing.T, opts Options) *File {
+	t.Helper()
+	f, err := Parse(bytes.NewReader(b.Bytes()), int64(b.Len()), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func u16(vals ...uint16) []byte {
+	out := make([]byte, 2*len(vals))
+	for i, v := range vals {
+		binary.LittleEndian.PutUint16(out[2*i:], v)
+	}
+	return out
+}
+
+func TestJSONEncoding(t *testing.T) {
+	b := newPart10(TSExplicitLittle)
+	b.str(0x0008, 0x0005, "CS", "ISO_IR 192")
+	b.str(0x0008, 0x0018, "UI", "1.2.3.4")
+	b.str(0x0008, 0x0060, "CS", "CT")
+	b.elem(0x0008, 0x0070, "LO", nil) // empty
+	b.str(0x0010, 0x0010, "PN", `Wang^Xiaodong=王^小東\Li^Lei`)
+	b.str(0x0018, 0x0050, "DS", " 2.50 ")
+	b.str(0x0018, 0x1160, "SH", `A\\B`)
+	b.str(0x0020, 0x0013, "IS", "+12")
+	b.str(0x0020, 0x0037, "DS", `1\0\0\0\1\-0`)
+	b.elem(0x0028, 0x0009, "AT", u16(0x0018, 0x1063))
+	b.elem(0x0028, 0x0010, "US", u16(512))
+	b.elem(0x0028, 0x0106, "SS", u16(0xFFFF))
+	nan := make([]byte, 8)
+	binary.LittleEndian.PutUint64(nan, 0x7FF8000000000001)
+	b.elem(0x0018, 0x9087, "FD", nan)
+	b.elem(0x0029, 0x0010, "UN", []byte("SIEMENS ")) // private creator as UN
+	b.elem(0x0029, 0x1001, "OB", []byte{1, 2, 3, 4})
+	b.str(0x0020, 0x4000, "LT", "line one\r\nline two  ")
+	b.str(0x0018, 0x1030, "LO", "bad number")
+	b.str(0x0020, 0x0012, "IS", "1A")
+	f := b.parse(t, Options{})
+	got, err := json.Marshal(f.Dataset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"00080005":{"vr":"CS","Value":["ISO_IR 192"]},"00080018":{"vr":"UI","Value":["1.2.3.4"]},"00080060":{"vr":"CS","Value":["CT"]},"00080070":{"vr":"LO"},` +
+		`"00100010":{"vr":"PN","Value":[{"Alphabetic":"Wang^Xiaodong","Ideographic":"王^小東"},{"Alphabetic":"Li^Lei"}]},` +
+		`"00181030":{"vr":"LO","Value":["bad number"]},"00181160":{"vr":"SH","Value":["A",null,"B"]},` +
+		`"00189087":{"vr":"FD","Value":["NaN"]},"00180050":{"vr":"DS","Value":[2.5]},` +
+		`"00200012":{"vr":"IS","Value":["1A"]},"00200013":{"vr":"IS","Value":[12]},"00200037":{"vr":"DS","Value":[1,0,0,0,1,-0]},` +
+		`"00204000":{"vr":"LT","Value":["line one\r\nline two"]},"00280009":{"vr":"AT","Value":["00181063"]},` +
+		`"00280010":{"vr":"US","Value":[512]},"00280106":{"vr":"SS","Value":[-1]},` +
+		`"00290010":{"vr":"LO","Value":["SIEMENS"]},"00291001":{"vr":"OB","InlineBinary":"AQIDBA=="}}`
+	var w, g map[string]any
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatal(err)
+	}
+	wj, _ := json.Marshal(w)
+	gj, _ := json.Marshal(g)
+	if string(wj) != string(gj) {
+		t.Errorf("got  %s\nwant %s", gj, wj)
+	}
+	if f.HasFileMeta != true || f.TransferSyntax != TSExplicitLittle || f.SOPInstanceUID != "1.2.3.4" {
+		t.Errorf("summary: %+v", f)
+	}
+	if _, ok := f.Dataset["00020010"]; ok {
+		t.Error("File Meta element in Dataset")
+	}
+}
+
+// Bulk references point at exactly the value bytes: re-parsing with a
+// threshold that inlines everything must give the same bytes.
+func TestBulkOffsets(t *testing.T) {
+	checked := 0
+	defer func() {
+		if checked < 5 {
+			t.Errorf("only %d bulk values checked", checked)
+		}
+	}()
+	for _, rel := range []string{
+		"dicom/modality/MR-SIEMENS-DICOM-WithOverlays.dcm",
+		"dicom/modality/CT_small.dcm",
+		"dicom/ts/qa_ts_2_implicit_le.dcm",
+		"dicom/modality/emri_small.dcm",
+		"dicom/modality/test-SR.dcm",
+		"dicom/modality/OBXXXX1A_rle_2frame.dcm",
+		"dicom/ts/JPGExtended.dcm",
+	} {
+		path := "testdata/corpus/" + rel
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue // not in the lean subset
+		}
+		bulk, err := Parse(bytes.NewReader(data), int64(len(data)), Options{BulkThreshold: 16})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inline, err := Parse(bytes.NewReader(data), int64(len(data)), Options{BulkThreshold: 1 << 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked += len(bulk.Bulk)
+		for _, ref := range bulk.Bulk {
+			el := lookupPath(t, inline.Dataset, ref.TagPath)
+			if ref.TagPath == "7FE00010" {
+				if el.BulkDataURI != "7FE00010" {
+					t.Errorf("%s: Pixel Data not bulk at any threshold", rel)
+				}
+				continue
+			}
+			raw, err := base64.StdEncoding.DecodeString(el.InlineBinary)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(raw, data[ref.Offset:ref.Offset+ref.Length]) {
+				t.Errorf("%s %s: bulk range %d+%d does not hold the value", rel, ref.TagPath, ref.Offset, ref.Length)
+			}
+			if e := lookupPath(t, bulk.Dataset, ref.TagPath); e.BulkDataURI != ref.TagPath || e.VR != ref.VR {
+				t.Errorf("%s: element at %s is %+v", rel, ref.TagPath, e)
+			}
+		}
+	}
+}
+
+func lookupPath(t *testing.T, ds dicomjson.Dataset, path string) *dicomjson.Element {
+	t.Helper()
+	parts := strings.Split(path, ".")
+	for i := 0; ; i += 2 {
+		el := ds[parts[i]]
+		if el == nil {
+			t.Fatalf("no element %s (path %s)", parts[i], path)
+		}
+		if i == len(parts)-1 {
+			return el
+		}
+		var idx int
+		for _, c := range parts[i+1] {
+			idx = idx*10 + int(c-'0')
+		}
+		ds = el.Value[idx].(dicomjson.Dataset)
+	}
+}
+
+func TestNestedBulkPath(t *testing.T) {
+	// (0054,0016) SQ > item > (0018,1072)… here: (0040,A730) > item > (0029,1001) OB 40 bytes
+	item := &builder{bo: binary.LittleEndian}
+	item.elem(0x0029, 0x1001, "OB", bytes.Repeat([]byte{7}, 40))
+	seq := &builder{bo: binary.LittleEndian}
+	seq.Write([]byte{0xFE, 0xFF, 0x00, 0xE0})
+	seq.Write(binary.LittleEndian.AppendUint32(nil, uint32(item.Len())))
+	seq.Write(item.Bytes())
+	b := newPart10(TSExplicitLittle)
+	b.elem(0x0040, 0xA730, "SQ", seq.Bytes())
+	f := b.parse(t, Options{BulkThreshold: 8})
+	if len(f.Bulk) != 1 || f.Bulk[0].TagPath != "0040A730.0.00291001" {
+		t.Fatalf("bulk %+v", f.Bulk)
+	}
+	if got := b.Bytes()[f.Bulk[0].Offset : f.Bulk[0].Offset+f.Bulk[0].Length]; !bytes.Equal(got, bytes.Repeat([]byte{7}, 40)) {
+		t.Errorf("bulk bytes % x", got)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	data := readCorpus(t, "dicom/modality/CT_small.dcm")
+	_, err := Parse(bytes.NewReader(data), int64(len(data)), Options{MaxHeaderBytes: 200})
+	if !errors.Is(err, ErrTooLarge) {
+		t.Errorf("MaxHeaderBytes: %v", err)
+	}
+	// A deflated file inflating past the cap.
+	dfl := readCorpus(t, "dicom/ts/image_dfl.dcm")
+	_, err = Parse(bytes.NewReader(dfl), int64(len(dfl)), Options{MaxInflatedBytes: 1000})
+	if !errors.Is(err, ErrTooLarge) {
+		t.Errorf("MaxInflatedBytes: %v", err)
+	}
+	// Nesting depth.
+	inner := []byte{}
+	for i := 0; i < 100; i++ {
+		item := &builder{bo: binary.LittleEndian}
+		item.elem(0x0040, 0xA730, "SQ", inner)
+		seq := &builder{bo: binary.LittleEndian}
+		seq.Write([]byte{0xFE, 0xFF, 0x00, 0xE0})
+		seq.Write(binary.LittleEndian.AppendUint32(nil, uint32(item.Len())))
+		seq.Write(item.Bytes())
+		inner = seq.Bytes()
+	}
+	b := newPart10(TSExplicitLittle)
+	b.elem(0x0040, 0xA730, "SQ", inner)
+	_, err = Parse(bytes.NewReader(b.Bytes()), int64(b.Len()), Options{})
+	if !errors.Is(err, ErrMalformed) {
+		t.Errorf("deep nesting: %v", err)
+	}
+}
+
+func TestUnsupportedTransferSyntax(t *testing.T) {
+	b := newPart10("1.2.3.999")
+	b.str(0x0008, 0x0018, "UI", "1.2.3")
+	_, err := Parse(bytes.NewReader(b.Bytes()), int64(b.Len()), Options{})
+	if !errors.Is(err, ErrUnsupportedTransferSyntax) || errkind.Of(err) != errkind.Unsupported {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestValidateUIDs(t *testing.T) {
+	for _, tc := range []struct {
+		uid string
+		ok  bool
+	}{
+		{"1.2.840.10008.5.1.4.1.1.2", true},
+		{"999.999.01.23.45.6789", true}, // leading zeros: tolerated (real devices)
+		{"1.2.3.", false},
+		{".1.2", false},
+		{"1..2", false},
+		{"1.2.3a", false},
+		{"1.2.3/../../x", false},
+		{strings.Repeat("1", 65), false},
+		{strings.Repeat("1", 64), true},
+	} {
+		if err := CheckUID(tc.uid); (err == nil) != tc.ok {
+			t.Errorf("CheckUID(%q) = %v", tc.uid, err)
+		}
+	}
+	f := &File{SOPClassUID: "1.2", SOPInstanceUID: "1.2.x", StudyInstanceUID: ""}
+	err := Validate(f)
+	if !errors.Is(err, ErrBadUID) || !errors.Is(err, ErrMissingUID) {
+		t.Fatalf("Validate: %v", err)
+	}
+}
+
+func TestDeflatedOffsets(t *testing.T) {
+	data := readCorpus(t, "dicom/ts/image_dfl.dcm")
+	f, err := Parse(bytes.NewReader(data), int64(len(data)), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.Deflated || f.Pixels == nil {
+		t.Fatalf("Deflated=%v Pixels=%v", f.Deflated, f.Pixels)
+	}
+	logical, err := io.ReadAll(InflatedReader(bytes.NewReader(data), f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(logical)) != f.Size {
+		t.Errorf("inflated stream %d bytes, parser saw %d", len(logical), f.Size)
+	}
+	r := f.Pixels.Frames[0][0]
+	if r.Offset+r.Length > int64(len(logical)) || r.Length != 512*512 {
+		t.Errorf("frame range %+v", r)
+	}
+}
