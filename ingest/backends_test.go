@@ -18,6 +18,17 @@ type backends struct {
 // memoryBackends is the embedded default: filesystem storage in a temp dir
 // and the in-memory catalog.
 var memoryBackends = backends{name: "fs+memory", open: func(t *testing.T) (storage.Store, catalog.Catalog) {
+	return openMemory(t)
+}}
+
+func (b backends) openTB(tb testing.TB) (storage.Store, catalog.Catalog) {
+	if t, ok := tb.(*testing.T); ok {
+		return b.open(t)
+	}
+	return openMemory(tb)
+}
+
+func openMemory(t testing.TB) (storage.Store, catalog.Catalog) {
 	t.Helper()
 	st, err := fs.New(fs.Config{Root: t.TempDir()}, nil)
 	if err != nil {
@@ -26,7 +37,7 @@ var memoryBackends = backends{name: "fs+memory", open: func(t *testing.T) (stora
 	cat := memory.New(nil)
 	t.Cleanup(func() { st.Close(); cat.Close() })
 	return st, cat
-}}
+}
 
 // allBackends lists every backend pair the tests run against; the
 // production pair (MinIO + Redis) is added by backends_prod_test.go.
