@@ -304,4 +304,3 @@ func TestScopeAndCORS(t *testing.T) {
 		t.Fatal("disallowed origin got ACAO")
 	}
 }
-
