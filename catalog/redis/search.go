@@ -1,0 +1,358 @@
+package redis
+
+import (
+	"context"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/huren-health/huren/catalog"
+	"github.com/huren-health/huren/dicomjson"
+)
+
+// materializeMax is the largest candidate set gathered from an index and
+// sorted in Go; larger ones are cheaper to meet while walking the date
+// index in order.
+const materializeMax = 5000
+
+// Chunk sizes of the walk over the date index: the first chunk is the page
+// (offset+limit) or this minimum, then it doubles up to the maximum.
+const (
+	minChunk = 64
+	maxChunk = 4096
+)
+
+// source is one search's view of the catalog (catalog.Source).
+type source struct {
+	c *Catalog
+	// series caches the series UIDs of the studies read during the scan,
+	// so expanding a study to its series costs one round trip.
+	series map[string][]string
+}
+
+func (s *source) ScanStudies(ctx context.Context, p *catalog.Plan, fn func(catalog.StudyView) bool) error {
+	cand, used, err := s.candidates(ctx, p)
+	if err != nil {
+		return err
+	}
+	if cand != nil {
+		return s.walkList(ctx, p, cand, used, fn)
+	}
+	return s.walkDates(ctx, p, fn)
+}
+
+// candidates gathers a small candidate set from the most selective index
+// the plan allows, or returns nil to walk the date index. used names the
+// set group ("mod", "site") it came from, which need not be pre-filtered
+// again.
+func (s *source) candidates(ctx context.Context, p *catalog.Plan) ([]string, string, error) {
+	c := s.c
+	union := func(kind string, vals []string) ([]string, error) {
+		keys := make([]string, len(vals))
+		for i, v := range vals {
+			keys[i] = c.key("x", kind, v)
+		}
+		if len(keys) == 0 {
+			return []string{}, nil
+		}
+		ids, err := c.rdb.SUnion(ctx, keys...).Result()
+		if err != nil {
+			return nil, c.fail("search index "+kind, err)
+		}
+		return ids, nil
+	}
+	switch {
+	case p.StudyUIDs != nil:
+		return p.StudyUIDs, "", nil
+	case p.PatientIDs != nil:
+		ids, err := union("pid", p.PatientIDs)
+		return ids, "", err
+	case p.Accessions != nil:
+		ids, err := union("acc", p.Accessions)
+		return ids, "", err
+	}
+	if p.NamePrefix != "" {
+		members, err := c.rdb.ZRangeByLex(ctx, c.key("x", "pn"), &goredis.ZRangeBy{
+			Min: "[" + p.NamePrefix, Max: "[" + p.NamePrefix + "\xff", Count: materializeMax + 1}).Result()
+		if err != nil {
+			return nil, "", c.fail("search name index", err)
+		}
+		if len(members) <= materializeMax {
+			seen := map[string]bool{}
+			ids := []string{}
+			for _, m := range members {
+				if i := strings.LastIndexByte(m, 0); i >= 0 && !seen[m[i+1:]] {
+					seen[m[i+1:]] = true
+					ids = append(ids, m[i+1:])
+				}
+			}
+			return ids, "", nil
+		}
+	}
+	// Small modality or site sets are worth gathering.
+	groups := []struct {
+		kind string
+		vals []string
+	}{{"mod", p.Modalities}, {"site", siteList(p)}}
+	pipe := c.rdb.Pipeline()
+	var cards [2][]*goredis.IntCmd
+	for g, grp := range groups {
+		for _, v := range grp.vals {
+			cards[g] = append(cards[g], pipe.SCard(ctx, c.key("x", grp.kind, v)))
+		}
+	}
+	if pipe.Len() == 0 {
+		return nil, "", nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, "", c.fail("search index sizes", err)
+	}
+	best, bestN := -1, int64(math.MaxInt64)
+	for g, grp := range groups {
+		if grp.vals == nil {
+			continue
+		}
+		var n int64
+		for _, cmd := range cards[g] {
+			n += cmd.Val()
+		}
+		if n <= materializeMax && n < bestN {
+			best, bestN = g, n
+		}
+	}
+	if best < 0 {
+		return nil, "", nil
+	}
+	ids, err := union(groups[best].kind, groups[best].vals)
+	return ids, groups[best].kind, err
+}
+
+func siteList(p *catalog.Plan) []string {
+	if p.Sites == nil {
+		return nil
+	}
+	out := make([]string, 0, len(p.Sites))
+	for s := range p.Sites {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// walkList orders a gathered candidate list by the date index and yields
+// it chunk by chunk.
+func (s *source) walkList(ctx context.Context, p *catalog.Plan, ids []string, used string, fn func(catalog.StudyView) bool) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	scores, err := s.c.rdb.ZMScore(ctx, s.c.key("x", "date"), ids...).Result()
+	if err != nil {
+		return s.c.fail("search scores", err)
+	}
+	type cand struct {
+		uid   string
+		score int64
+	}
+	cs := make([]cand, 0, len(ids))
+	for i, id := range ids {
+		sc := int64(scores[i])
+		if p.DateRange && (sc < p.ScoreMin || sc > p.ScoreMax) {
+			continue
+		}
+		cs = append(cs, cand{id, sc})
+	}
+	sort.Slice(cs, func(i, j int) bool { return catalog.StudyBefore(cs[i].score, cs[i].uid, cs[j].score, cs[j].uid) })
+	chunk := max(p.Offset+p.Limit, minChunk)
+	for start := 0; start < len(cs); {
+		end := min(start+chunk, len(cs))
+		batch := make([]string, 0, end-start)
+		for _, x := range cs[start:end] {
+			batch = append(batch, x.uid)
+		}
+		more, err := s.yield(ctx, p, batch, used, fn)
+		if err != nil || !more {
+			return err
+		}
+		start, chunk = end, min(chunk*2, maxChunk)
+	}
+	return nil
+}
+
+// walkDates walks the date index in canonical order.
+func (s *source) walkDates(ctx context.Context, p *catalog.Plan, fn func(catalog.StudyView) bool) error {
+	lo, hi := "-inf", "+inf"
+	if p.DateRange {
+		lo, hi = strconv.FormatInt(p.ScoreMin, 10), strconv.FormatInt(p.ScoreMax, 10)
+	}
+	chunk := max(p.Offset+p.Limit, minChunk)
+	for offset := int64(0); ; {
+		ids, err := s.c.rdb.ZRevRangeByScore(ctx, s.c.key("x", "date"), &goredis.ZRangeBy{
+			Min: lo, Max: hi, Offset: offset, Count: int64(chunk)}).Result()
+		if err != nil {
+			return s.c.fail("search date index", err)
+		}
+		more, err := s.yield(ctx, p, ids, "", fn)
+		if err != nil || !more || len(ids) < chunk {
+			return err
+		}
+		offset += int64(len(ids))
+		chunk = min(chunk*2, maxChunk)
+	}
+}
+
+// yield pre-filters a batch of study UIDs by the modality and site sets,
+// reads the survivors' summaries and passes them to fn in batch order.
+func (s *source) yield(ctx context.Context, p *catalog.Plan, ids []string, used string, fn func(catalog.StudyView) bool) (bool, error) {
+	c := s.c
+	if len(ids) == 0 {
+		return true, nil
+	}
+	keep := make([]bool, len(ids))
+	for i := range keep {
+		keep[i] = true
+	}
+	pipe := c.rdb.Pipeline()
+	var groups [][]*goredis.BoolSliceCmd
+	for _, g := range []struct {
+		kind string
+		vals []string
+	}{{"mod", p.Modalities}, {"site", siteList(p)}} {
+		if g.vals == nil || g.kind == used {
+			continue
+		}
+		var cmds []*goredis.BoolSliceCmd
+		for _, v := range g.vals {
+			cmds = append(cmds, pipe.SMIsMember(ctx, c.key("x", g.kind, v), toAny(ids)...))
+		}
+		groups = append(groups, cmds)
+	}
+	if pipe.Len() > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return false, c.fail("search prefilter", err)
+		}
+		for _, cmds := range groups {
+			for i := range ids {
+				in := false
+				for _, cmd := range cmds {
+					in = in || cmd.Val()[i]
+				}
+				keep[i] = keep[i] && in
+			}
+		}
+	}
+	pipe = c.rdb.Pipeline()
+	hs := make([]*goredis.MapStringStringCmd, len(ids))
+	for i, id := range ids {
+		if keep[i] {
+			hs[i] = pipe.HGetAll(ctx, c.key("st", id))
+		}
+	}
+	if pipe.Len() > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return false, c.fail("search summaries", err)
+		}
+	}
+	for i, id := range ids {
+		if hs[i] == nil {
+			continue
+		}
+		v, ok, err := s.decodeStudy(id, hs[i].Val())
+		if err != nil {
+			return false, err
+		}
+		if ok && !fn(v) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// decodeStudy turns a study summary hash into a StudyView; ok is false for
+// a study deleted meanwhile.
+func (s *source) decodeStudy(uid string, h map[string]string) (catalog.StudyView, bool, error) {
+	if h["attrs"] == "" {
+		return catalog.StudyView{}, false, nil
+	}
+	attrs, err := dicomjson.Decode([]byte(h["attrs"]))
+	if err != nil {
+		return catalog.StudyView{}, false, s.c.fail("study summary "+uid, err)
+	}
+	var series, mods, sites []string
+	for f := range h {
+		switch {
+		case strings.HasPrefix(f, "e:"):
+			series = append(series, f[2:])
+		case strings.HasPrefix(f, "m:"):
+			mods = append(mods, f[2:])
+		case strings.HasPrefix(f, "s:"):
+			sites = append(sites, f[2:])
+		}
+	}
+	sort.Strings(sites)
+	n, _ := strconv.Atoi(h["n"])
+	score, _ := strconv.ParseInt(h["score"], 10, 64)
+	s.series[uid] = series
+	return catalog.StudyView{UID: uid, Score: score, Attrs: catalog.StudyDataset(attrs, len(series), n, mods), Sites: sites}, true, nil
+}
+
+func (s *source) Series(ctx context.Context, studyUID string) ([]catalog.SeriesView, error) {
+	c := s.c
+	uids, ok := s.series[studyUID]
+	if !ok {
+		h, err := c.rdb.HGetAll(ctx, c.key("st", studyUID)).Result()
+		if err != nil {
+			return nil, c.fail("series of "+studyUID, err)
+		}
+		if _, _, err := s.decodeStudy(studyUID, h); err != nil {
+			return nil, err
+		}
+		uids = s.series[studyUID]
+	}
+	if len(uids) == 0 {
+		return nil, nil
+	}
+	pipe := c.rdb.Pipeline()
+	cmds := make([]*goredis.MapStringStringCmd, len(uids))
+	for i, u := range uids {
+		cmds[i] = pipe.HGetAll(ctx, c.key("se", studyUID, u))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, c.fail("series of "+studyUID, err)
+	}
+	out := make([]catalog.SeriesView, 0, len(uids))
+	for i, u := range uids {
+		h := cmds[i].Val()
+		if h["attrs"] == "" {
+			continue
+		}
+		attrs, err := dicomjson.Decode([]byte(h["attrs"]))
+		if err != nil {
+			return nil, c.fail("series summary "+u, err)
+		}
+		var sites []string
+		for f := range h {
+			if strings.HasPrefix(f, "s:") {
+				sites = append(sites, f[2:])
+			}
+		}
+		sort.Strings(sites)
+		n, _ := strconv.Atoi(h["n"])
+		out = append(out, catalog.SeriesView{StudyUID: studyUID, UID: u, Attrs: catalog.SeriesDataset(attrs, n), Sites: sites})
+	}
+	return out, nil
+}
+
+func (s *source) Records(ctx context.Context, studyUID, seriesUID string) ([]catalog.Record, error) {
+	return s.c.records(ctx, s.c.key("se", studyUID, seriesUID, "i"))
+}
