@@ -411,6 +411,9 @@ func (p *parser) readDataset(end int64, depth int, prefix string, cs *charset, t
 		} else if top && r.atEOF() {
 			return ds, nil
 		}
+		if err := r.charge(); err != nil {
+			return nil, err
+		}
 		h, err := p.readHeader()
 		if err != nil {
 			return nil, err
@@ -573,6 +576,9 @@ func (p *parser) readSequence(h elemHeader, depth int, path string, cs *charset,
 			if r.pos > end {
 				return nil, fmt.Errorf("%w: an item runs past the end of sequence %s (byte %d > %d)", ErrMalformed, tagName(h.group, h.elem), r.pos, end)
 			}
+		}
+		if err := r.charge(); err != nil {
+			return nil, err
 		}
 		b, err := r.small(8, elemAt("an item of sequence ", h.group, h.elem))
 		if err != nil {

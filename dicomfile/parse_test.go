@@ -339,6 +339,17 @@ func TestLimits(t *testing.T) {
 	if !errors.Is(err, ErrTooLarge) {
 		t.Errorf("MaxInflatedBytes: %v", err)
 	}
+	// Millions of empty items cost memory even though no value is read.
+	var items bytes.Buffer
+	for i := 0; i < 100000; i++ {
+		items.Write([]byte{0xFE, 0xFF, 0x00, 0xE0, 0, 0, 0, 0})
+	}
+	many := newPart10(TSExplicitLittle)
+	many.elem(0x0040, 0xA730, "SQ", items.Bytes())
+	_, err = Parse(bytes.NewReader(many.Bytes()), int64(many.Len()), Options{MaxHeaderBytes: 1 << 20})
+	if !errors.Is(err, ErrTooLarge) {
+		t.Errorf("100000 items under a 1 MiB budget: %v", err)
+	}
 	// Nesting depth.
 	inner := []byte{}
 	for i := 0; i < 100; i++ {
@@ -412,5 +423,22 @@ func TestDeflatedOffsets(t *testing.T) {
 	r := f.Pixels.Frames[0][0]
 	if r.Offset+r.Length > int64(len(logical)) || r.Length != 512*512 {
 		t.Errorf("frame range %+v", r)
+	}
+}
+
+// Regression: a huge Number of Frames must not overflow the length check
+// or size an allocation.
+func TestHugeNumberOfFrames(t *testing.T) {
+	for _, nf := range []string{"9223372036854775807", "4611686018427387904", "2147483648", "-5"} {
+		b := newPart10(TSExplicitLittle)
+		b.str(0x0028, 0x0008, "IS", nf)
+		b.elem(0x0028, 0x0010, "US", u16(65535))
+		b.elem(0x0028, 0x0011, "US", u16(65535))
+		b.elem(0x0028, 0x0100, "US", u16(64))
+		b.elem(0x7FE0, 0x0010, "OW", make([]byte, 64))
+		f := b.parse(t, Options{})
+		if f.Pixels == nil || !errors.Is(f.Pixels.FramesErr, ErrBadPixelData) || f.Pixels.Frames != nil {
+			t.Errorf("NumberOfFrames %s: %+v", nf, f.Pixels)
+		}
 	}
 }

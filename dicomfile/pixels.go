@@ -34,6 +34,9 @@ func (p *parser) readEncapsulated(h elemHeader, path string, top bool) (elem *di
 	scan := &pixelScan{offset: h.valueOffset, vr: h.vr, encapsulated: true}
 	what := elemAt("", 0x7FE0, 0x0010)
 	for i := 0; ; i++ {
+		if err := r.charge(); err != nil {
+			return nil, err
+		}
 		b, err := r.small(8, what)
 		if err != nil {
 			return nil, err
@@ -156,6 +159,12 @@ func nativeFrames(pi *PixelInfo, s *pixelScan) ([][]ByteRange, []int, int64, err
 		samples = 2 // chroma subsampled horizontally: 2 samples per pixel on average
 	}
 	frameBits := pixels * samples * int64(pi.BitsAllocated)
+	// nf comes from an untrusted IS value: compare by division first so that
+	// frameBits*nf cannot overflow (and no slice is sized from it).
+	if nf > s.length*8/frameBits+1 {
+		return nil, nil, 0, fmt.Errorf("%w: Pixel Data (7FE0,0010) has %d bytes, too few for Number of Frames (0028,0008) %d of %d×%d pixels",
+			ErrBadPixelData, s.length, nf, pi.Rows, pi.Columns)
+	}
 	needBytes := (frameBits*nf + 7) / 8
 	if s.length < needBytes {
 		return nil, nil, 0, fmt.Errorf("%w: Pixel Data (7FE0,0010) has %d bytes but %d×%d pixels × %d samples × %d bits × %d frames need %d: the image is corrupt or the file was cut off",

@@ -63,6 +63,21 @@ func (r *reader) remaining() int64 {
 	return r.size - r.pos
 }
 
+// structCost is charged against the budget for every element, item and
+// fragment, so that a file of millions of empty items cannot make the
+// in-memory tree grow without bound.
+const structCost = 32
+
+// charge takes structCost from the budget.
+func (r *reader) charge() error {
+	r.budget -= structCost
+	if r.budget < 0 {
+		return fmt.Errorf("%w: more elements, items or fragments than the limit allows at byte %d: the file is not an ordinary DICOM object; check the sending device",
+			ErrTooLarge, r.pos)
+	}
+	return nil
+}
+
 // small reads n <= 16 bytes into a scratch buffer valid until the next call.
 func (r *reader) small(n int, what where) ([]byte, error) {
 	b := r.scratch[:n]
