@@ -111,7 +111,9 @@ func written(t *testing.T) storage.Store {
 	return st
 }
 
-func lines(b []byte) [][]byte { return bytes.SplitAfter(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) }
+func lines(b []byte) [][]byte {
+	return bytes.SplitAfter(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
+}
 
 func TestVerifyDetectsTampering(t *testing.T) {
 	tests := []struct {

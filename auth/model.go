@@ -27,6 +27,7 @@ var (
 	ErrInvalid         = errkind.New(errkind.Invalid, "auth: invalid input")
 	ErrWeakPassword    = errkind.New(errkind.Invalid, "auth: password must be 12 to 256 characters and not the username")
 	ErrSessionNotFound = errkind.New(errkind.Unauthenticated, "auth: session expired or unknown")
+	ErrWrongPassword   = errkind.New(errkind.Invalid, "auth: the current password is wrong")
 	ErrBootstrapped    = errkind.New(errkind.Conflict, "auth: already bootstrapped (a hub admin exists)")
 )
 

@@ -151,6 +151,8 @@ func (pol *Policy) allowed(p *Principal, a Action, r Resource) bool {
 			return siteOK && (p.can(CapRead) || p.can(CapReportDelivery))
 		case ReportDeliver:
 			return siteOK && p.can(CapReportDelivery)
+		case AccountSelf:
+			return true // me, logout; the password handler refuses tokens
 		}
 		return false
 	}

@@ -512,10 +512,20 @@ func (s *Service) ChangePassword(ctx context.Context, username, oldPW, newPW, ad
 	if err != nil {
 		return "", Session{}, ErrBadCredentials
 	}
+	// Guessing the current password through a stolen session counts
+	// towards the same lockout as login.
+	if n, err := s.state.Failures(ctx, "user:"+username); err != nil {
+		return "", Session{}, err
+	} else if n >= s.cfg.LockoutThreshold {
+		return "", Session{}, ErrLockedOut
+	}
 	ok, err := s.check(ctx, oldPW, u.PasswordHash)
 	if err != nil || !ok {
+		if _, err := s.state.AddFailure(ctx, "user:"+username, s.cfg.LockoutWindow); err != nil {
+			s.log.Warn("count password failure", "err", err)
+		}
 		s.record(audit.Event{User: username, Action: "auth.password.change", Resource: "user:" + username, Outcome: audit.Denied, ClientAddr: addr, Detail: "wrong current password"})
-		return "", Session{}, ErrBadCredentials
+		return "", Session{}, ErrWrongPassword
 	}
 	if err := ValidPassword(username, newPW); err != nil {
 		return "", Session{}, err
@@ -669,7 +679,8 @@ func (s *Service) Login(ctx context.Context, username, password, addr string) (s
 	if err != nil {
 		return "", Session{}, err
 	}
-	s.record(audit.Event{User: username, Roles: grantStrings(u.Grants), Action: "auth.login", Resource: "user:" + username, Outcome: audit.OK, ClientAddr: addr})
+	home := (&Principal{Kind: KindUser, Grants: u.Grants}).HomeSite()
+	s.record(audit.Event{User: username, Roles: grantStrings(u.Grants), Site: home, Action: "auth.login", Resource: "user:" + username, Outcome: audit.OK, ClientAddr: addr})
 	return id, sess, nil
 }
 
