@@ -283,7 +283,10 @@ func TestKeyConflict(t *testing.T) {
 	}
 	for _, f := range []func() error{
 		func() error { _, err := s.Put(ctx, "c", strings.NewReader("4"), storage.PutOptions{}); return err },
-		func() error { _, err := s.PutIfAbsent(ctx, "c", strings.NewReader("4"), storage.PutOptions{}); return err },
+		func() error {
+			_, err := s.PutIfAbsent(ctx, "c", strings.NewReader("4"), storage.PutOptions{})
+			return err
+		},
 	} {
 		if err := f(); !errors.Is(err, ErrKeyConflict) {
 			t.Errorf("Put(c) over directory c = %v, want ErrKeyConflict", err)
