@@ -45,7 +45,9 @@ type Info struct {
 	// Size in bytes.
 	Size int64
 	// SHA256 is the lowercase hex SHA-256 of the content. Put computes it while
-	// the bytes stream; Stat/Get/List return the value recorded at Put time.
+	// the bytes stream; Stat/Get/List return the value recorded at Put time
+	// (never by rehashing). Objects placed in a bucket by other tools, not
+	// through a Store, have an empty SHA256.
 	SHA256      string
 	ContentType string
 	// ModTime is when the object was written (backend clock).
@@ -54,6 +56,8 @@ type Info struct {
 
 // PutOptions tune a write. The zero value is valid.
 type PutOptions struct {
+	// ContentType is recorded with the object; empty means
+	// "application/octet-stream".
 	ContentType string
 	// Size is the expected length; -1 or 0 with unknown content means
 	// "unknown". When > 0 and the reader yields a different count, Put fails
@@ -73,7 +77,9 @@ type Reader interface {
 	Get(ctx context.Context, key string) (io.ReadCloser, Info, error)
 	// GetRange opens length bytes starting at offset; length < 0 means to the
 	// end. offset beyond the object's size returns ErrInvalidRange; a length
-	// running past the end is truncated to the end.
+	// running past the end is truncated to the end. An offset equal to the
+	// size (or length 0) yields an empty reader; a negative offset is
+	// ErrInvalidRange.
 	GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
 	// Stat returns the object's Info without its content.
 	Stat(ctx context.Context, key string) (Info, error)
@@ -87,12 +93,15 @@ type Store interface {
 	// replaces any existing object atomically: readers see either the old or
 	// the new content, never a partial object — including when r fails, ctx is
 	// cancelled or the process dies mid-write. When Put returns nil the object
-	// is durable. Put reads r to EOF; memory use is bounded regardless of size.
+	// is durable. Put reads r to EOF (it stops early only on failure, e.g. as
+	// soon as more than opts.Size bytes arrive); memory use is bounded
+	// regardless of size.
 	Put(ctx context.Context, key string, r io.Reader, opts PutOptions) (Info, error)
 	// PutIfAbsent is Put that only succeeds when key does not exist yet. If it
 	// exists it returns the existing object's Info and an error matching
 	// ErrExists, and leaves the object untouched. Among concurrent callers on
-	// one key exactly one succeeds.
+	// one key exactly one succeeds. When the key already exists it may return
+	// without reading r at all.
 	PutIfAbsent(ctx context.Context, key string, r io.Reader, opts PutOptions) (Info, error)
 	// List calls fn for every object whose key starts with prefix, in
 	// lexicographic key order. An error from fn stops the walk and is returned.
