@@ -13,14 +13,15 @@ import (
 	"github.com/huren-health/huren/dicomjson"
 )
 
-// materializeMax is the largest candidate set gathered from an index and
-// sorted in Go; larger ones are cheaper to meet while walking the date
-// index in order.
-const materializeMax = 5000
-
-// Chunk sizes of the walk over the date index: the first chunk is the page
-// (offset+limit) or this minimum, then it doubles up to the maximum.
-const (
+// Tuning of the candidate search (variables so that tests can force every
+// path on small data sets).
+var (
+	// materializeMax is the largest candidate set gathered from an index
+	// and sorted in Go; larger ones are cheaper to meet while walking the
+	// date index in order.
+	materializeMax = 5000
+	// Chunk sizes of the walk over the date index: the first chunk is the
+	// page (offset+limit) or minChunk, then it doubles up to maxChunk.
 	minChunk = 64
 	maxChunk = 4096
 )
@@ -76,7 +77,7 @@ func (s *source) candidates(ctx context.Context, p *catalog.Plan) ([]string, str
 	}
 	if p.NamePrefix != "" {
 		members, err := c.rdb.ZRangeByLex(ctx, c.key("x", "pn"), &goredis.ZRangeBy{
-			Min: "[" + p.NamePrefix, Max: "[" + p.NamePrefix + "\xff", Count: materializeMax + 1}).Result()
+			Min: "[" + p.NamePrefix, Max: "[" + p.NamePrefix + "\xff", Count: int64(materializeMax) + 1}).Result()
 		if err != nil {
 			return nil, "", c.fail("search name index", err)
 		}
@@ -119,7 +120,7 @@ func (s *source) candidates(ctx context.Context, p *catalog.Plan) ([]string, str
 		for _, cmd := range cards[g] {
 			n += cmd.Val()
 		}
-		if n <= materializeMax && n < bestN {
+		if n <= int64(materializeMax) && n < bestN {
 			best, bestN = g, n
 		}
 	}
@@ -165,7 +166,7 @@ func (s *source) walkList(ctx context.Context, p *catalog.Plan, ids []string, us
 		cs = append(cs, cand{id, sc})
 	}
 	sort.Slice(cs, func(i, j int) bool { return catalog.StudyBefore(cs[i].score, cs[i].uid, cs[j].score, cs[j].uid) })
-	chunk := max(p.Offset+p.Limit, minChunk)
+	chunk := min(max(p.Offset+p.Limit, minChunk), maxChunk)
 	for start := 0; start < len(cs); {
 		end := min(start+chunk, len(cs))
 		batch := make([]string, 0, end-start)
@@ -187,7 +188,7 @@ func (s *source) walkDates(ctx context.Context, p *catalog.Plan, fn func(catalog
 	if p.DateRange {
 		lo, hi = strconv.FormatInt(p.ScoreMin, 10), strconv.FormatInt(p.ScoreMax, 10)
 	}
-	chunk := max(p.Offset+p.Limit, minChunk)
+	chunk := min(max(p.Offset+p.Limit, minChunk), maxChunk)
 	for offset := int64(0); ; {
 		ids, err := s.c.rdb.ZRevRangeByScore(ctx, s.c.key("x", "date"), &goredis.ZRangeBy{
 			Min: lo, Max: hi, Offset: offset, Count: int64(chunk)}).Result()
