@@ -214,7 +214,7 @@ func (cs *charset) decode(b []byte, pn bool) string {
 
 // decode2022 runs the ISO 2022 state machine: escape sequences designate G0
 // and G1, and the delimiters (CR, LF, FF, TAB; for PN also ^ and =) return
-// both to the sets of value 1 of (0008,0005) (PS3.5 6.1.2.5.3).
+// G0 to the set of value 1 of (0008,0005) (PS3.5 6.1.2.5.3).
 func (cs *charset) decode2022(b []byte, pn bool) string {
 	var sb strings.Builder
 	sb.Grow(len(b) * 2)
@@ -254,7 +254,11 @@ func (cs *charset) decode2022(b []byte, pn bool) string {
 		if c < 0x80 {
 			if isDelim(c) {
 				sb.WriteByte(c)
-				g0, g1, g1map = cs.g0, cs.g1, cs.g1map
+				// G0 returns to value 1's set. G1 is kept: in 8-bit code
+				// its high bytes are unambiguous, and writers that forget to
+				// re-designate it after ^ (allowed by pydicom too) still
+				// decode correctly.
+				g0 = cs.g0
 				i++
 				continue
 			}

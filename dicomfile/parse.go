@@ -98,6 +98,16 @@ func (p *parser) run() error {
 			return err
 		}
 	}
+	part10 := r.pos > 0
+	if !part10 {
+		// No DICM marker: accept only what looks like a raw dataset or File
+		// Meta (legacy files), so that a PDF or JPEG upload gets a clear
+		// answer instead of a puzzling encoding error.
+		if b := r.peek(8); len(b) >= 8 && !plausibleFirstElement(b) {
+			return fmt.Errorf("%w: no \"DICM\" marker at byte 128 and the first bytes (% X) are not a DICOM element: check that a DICOM file, not a report or picture, was sent",
+				ErrNotDICOM, b)
+		}
+	}
 	if len(r.peek(8)) < 8 {
 		return fmt.Errorf("%w: the file has only %d bytes, too few for any DICOM element: check that the right file was sent", ErrNotDICOM, r.pos+int64(len(r.peek(8))))
 	}
@@ -107,6 +117,7 @@ func (p *parser) run() error {
 		return err
 	}
 	p.f.HasFileMeta = meta != nil
+	p.f.Meta = meta
 	p.f.DatasetOffset = r.pos
 	ts := ""
 	if meta != nil {
@@ -135,6 +146,18 @@ func (p *parser) run() error {
 		p.f.Pixels = p.pixelInfo()
 	}
 	return nil
+}
+
+// plausibleFirstElement reports whether b (8 bytes) can start a dataset
+// without preamble: a low even group (command, meta, directory or identifying
+// groups, little or big endian) and, if explicit, a known VR.
+func plausibleFirstElement(b []byte) bool {
+	for _, g := range []uint16{binary.LittleEndian.Uint16(b), binary.BigEndian.Uint16(b)} {
+		if g <= 0x0008 && g%2 == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // inflateLimit caps the inflated size of a deflated dataset.
@@ -480,7 +503,8 @@ func (p *parser) readElement(h elemHeader, depth int, prefix string, cs *charset
 	vr := h.vr
 	key := tagKey(h.group, h.elem)
 	path := prefix + key
-	isPixel := t == 0x7FE00010
+	// Pixel Data, or Float / Double Float Pixel Data (parametric maps).
+	isPixel := t == 0x7FE00010 || (t == 0x7FE00008 || t == 0x7FE00009) && h.length != undefinedLength
 
 	// UN with a dictionary VR: reinterpret (pydicom and dcmtk do the same).
 	// Its content is always Implicit VR Little Endian.
@@ -527,7 +551,7 @@ func (p *parser) readElement(h elemHeader, depth int, prefix string, cs *charset
 	}
 	if isPixel || (binaryVR(vr) && n > int64(p.opts.BulkThreshold) && t != 0x7FE00001 && t != 0x7FE00002) {
 		p.f.Bulk = append(p.f.Bulk, BulkRef{TagPath: path, VR: vr, Offset: h.valueOffset, Length: n})
-		if isPixel && top {
+		if isPixel && top && p.pix == nil {
 			p.pix = &pixelScan{offset: h.valueOffset, length: n, vr: vr}
 		}
 		if err := r.skip(n, elemAt("", h.group, h.elem)); err != nil {

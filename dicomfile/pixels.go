@@ -76,7 +76,7 @@ func (p *parser) readEncapsulated(h elemHeader, path string, top bool) (elem *di
 	}
 	scan.length = r.pos - scan.offset
 	p.f.Bulk = append(p.f.Bulk, BulkRef{TagPath: path, VR: h.vr, Offset: scan.offset, Length: scan.length, Encapsulated: true})
-	if top {
+	if top && p.pix == nil {
 		p.pix = scan
 	}
 	return &dicomjson.Element{VR: h.vr, BulkDataURI: path}, nil

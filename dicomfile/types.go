@@ -60,6 +60,9 @@ type File struct {
 	// path ("7FE00010", "00540016.0.00181072": tag, item index, tag, …) is
 	// relative; callers prefix it with the instance's bulk data URL.
 	Dataset dicomjson.Dataset
+	// Meta is the File Meta Information (group 0002) as read, nil when the
+	// file has none: Transfer Syntax, Source AE Title, implementation.
+	Meta dicomjson.Dataset
 	// Bulk lists every bulk element in file order.
 	Bulk []BulkRef
 	// Pixels describes the top-level Pixel Data; nil when the file has none.
@@ -90,7 +93,9 @@ type BulkRef struct {
 	Encapsulated bool
 }
 
-// PixelInfo describes the top-level Pixel Data (7FE0,0010).
+// PixelInfo describes the top-level Pixel Data (7FE0,0010), or Float /
+// Double Float Pixel Data (7FE0,0008 / 7FE0,0009) when that is what the
+// file holds.
 type PixelInfo struct {
 	Rows, Columns, SamplesPerPixel, BitsAllocated, BitsStored, HighBit int
 	PixelRepresentation, PlanarConfiguration, NumberOfFrames           int
