@@ -105,7 +105,7 @@ type oracle struct {
 		Ideographic string `json:"ideographic"`
 		Phonetic    string `json:"phonetic"`
 	} `json:"PatientName_groups"`
-	Pixels                                              *struct {
+	Pixels *struct {
 		Frame1SHA256 string `json:"frame1_sha256"`
 		Frame1NBytes int64  `json:"frame1_nbytes"`
 	} `json:"pixels"`
