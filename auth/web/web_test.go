@@ -323,7 +323,9 @@ func TestSessionInvalidation(t *testing.T) {
 		{"forged", func(*testing.T) *http.Cookie {
 			return &http.Cookie{Name: auth.SessionCookie, Value: strings.Repeat("A", 43)}
 		}},
-		{"malformed", func(*testing.T) *http.Cookie { return &http.Cookie{Name: auth.SessionCookie, Value: "../../etc/passwd"} }},
+		{"malformed", func(*testing.T) *http.Cookie {
+			return &http.Cookie{Name: auth.SessionCookie, Value: "../../etc/passwd"}
+		}},
 		{"oversized", func(*testing.T) *http.Cookie {
 			return &http.Cookie{Name: auth.SessionCookie, Value: strings.Repeat("A", 8000)}
 		}},
