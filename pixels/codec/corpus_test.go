@@ -99,8 +99,7 @@ func stats(f *pixels.Frame) frameStats {
 
 // knownUndecodable lists corpus files with pixel oracles this build does
 // not decode yet, and why; the test checks they fail with a typed error.
-var knownUndecodable = map[string]error{
-}
+var knownUndecodable = map[string]error{}
 
 // knownBadFrames are frames whose codestream disagrees with the header; we
 // refuse them with ErrCorrupt where dcmtk pads the short image with zeros.
