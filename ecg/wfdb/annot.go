@@ -57,10 +57,11 @@ func ReadAnnotations(r io.Reader) ([]ecg.Annotation, error) {
 			}
 			hi := int32(uint32(b[0]) | uint32(b[1])<<8)
 			lo := uint32(b[2]) | uint32(b[3])<<8
-			t += int64(hi<<16) | int64(lo)
-			if t < 0 {
-				return nil, fmt.Errorf("wfdb annotations: negative time after SKIP: %w", ecg.ErrFormat)
+			skip := int64(hi)<<16 | int64(lo)
+			if skip < 0 {
+				return nil, fmt.Errorf("wfdb annotations: negative SKIP interval: %w", ecg.ErrFormat)
 			}
+			t += skip
 		case a == 60 || a == 61 || a == 62:
 			// NUM, SUB, CHN modify the previous annotation's fields we do not keep.
 		case a == 63: // AUX: i bytes of text, padded to even
