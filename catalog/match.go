@@ -318,6 +318,9 @@ func (m *matcher) matchOne(kind matchKind, v string) bool {
 	case kindPN:
 		toks := PNTokens(v)
 		for _, a := range m.alts {
+			if m.kind == kindUnknownVR { // PN only by the stored VR: fold now
+				a = strings.ToUpper(normPN(a))
+			}
 			for _, t := range toks {
 				if m.textMatch(a, t, true) {
 					return true
