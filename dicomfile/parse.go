@@ -66,6 +66,8 @@ type parser struct {
 	explicit bool
 	// pixel data collected while walking the top level
 	pix *pixelScan
+	// Pixel Representation seen so far (resolves "US or SS" in implicit VR)
+	pixelRep int
 	// raw values needed after the walk
 	eotOffsets, eotLengths []byte
 }
@@ -478,6 +480,11 @@ func (p *parser) readDataset(end int64, depth int, prefix string, cs *charset, t
 		}
 		key := tagKey(h.group, h.elem)
 		ds[key] = el
+		if t == 0x00280103 && len(el.Value) > 0 {
+			if v, ok := el.Value[0].(int64); ok {
+				p.pixelRep = int(v)
+			}
+		}
 		if h.group == 0x0008 && h.elem == 0x0005 {
 			cs = newCharset(el.Value)
 			if top {
@@ -543,6 +550,13 @@ func (p *parser) readElement(h elemHeader, depth int, prefix string, cs *charset
 	}
 	if vr == "" {
 		vr = "UN"
+		h.vr = vr
+	}
+	if vr == vrUSorSS {
+		vr = "US"
+		if p.pixelRep == 1 {
+			vr = "SS"
+		}
 		h.vr = vr
 	}
 	n := int64(h.length)

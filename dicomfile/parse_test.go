@@ -442,3 +442,27 @@ func TestHugeNumberOfFrames(t *testing.T) {
 		}
 	}
 }
+
+// In Implicit VR, "US or SS" attributes follow Pixel Representation.
+func TestImplicitUSorSS(t *testing.T) {
+	var b bytes.Buffer
+	put := func(g, e uint16, val []byte) {
+		b.Write(binary.LittleEndian.AppendUint16(nil, g))
+		b.Write(binary.LittleEndian.AppendUint16(nil, e))
+		b.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(val))))
+		b.Write(val)
+	}
+	put(0x0008, 0x0060, []byte("CT"))
+	put(0x0028, 0x0103, u16(1))
+	put(0x0028, 0x0106, u16(0xFC18)) // -1000
+	f, err := Parse(bytes.NewReader(b.Bytes()), int64(b.Len()), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := f.Dataset["00280106"]; e.VR != "SS" || e.Value[0] != int64(-1000) {
+		t.Errorf("Smallest Image Pixel Value = %+v", e)
+	}
+	if !f.TransferSyntaxDetected || f.TransferSyntax != TSImplicitLittle || f.HasFileMeta {
+		t.Errorf("detection: %+v", f)
+	}
+}

@@ -37,6 +37,9 @@ func dictVR(g, e uint16) string {
 	case lg == 0x6000 && e == 0x3000:
 		return "OW"
 	}
+	if len(info.VRs) == 2 && info.VRs[0] == "US" && info.VRs[1] == "SS" {
+		return vrUSorSS
+	}
 	if len(info.VRs) > 1 {
 		// "US or SS", "US or SS or OW", "OB or OW": take the first, but
 		// prefer OW over OB for binary choices as PS3.5 A.1 prescribes.
@@ -51,6 +54,10 @@ func dictVR(g, e uint16) string {
 	}
 	return vr
 }
+
+// vrUSorSS marks the "US or SS" attributes whose VR in Implicit VR files
+// follows Pixel Representation (PS3.5 Annex A.1 c).
+const vrUSorSS = "xs"
 
 // implicitVR is the VR of an element in an Implicit VR dataset.
 func implicitVR(g, e uint16) string {
