@@ -1,0 +1,456 @@
+// Package web is the HTTP ingest and retrieval API for ECGs:
+//
+//	POST /ecg            one ECG file (DICOM waveform, HL7 aECG, SCP-ECG) as the raw
+//	                     body or a multipart part, or a WFDB record as multipart parts
+//	                     NAME.hea + NAME.dat (+ NAME.atr); returns the analysis JSON
+//	GET  /ecg/:id        the stored analysis JSON
+//	GET  /ecg/:id/svg    the 12-lead tracing (?speed=25|50&gain=5|10|20)
+//	GET  /ecg/:id/png    the same as PNG
+//
+// Mount the routes under /api (Register(engine.Group("/api"))). The original
+// bytes are stored unchanged at ecg/{id}/source.{ext} (WFDB: source.hea,
+// source.dat, source.atr) and the analysis at ecg/{id}/analysis.json. After
+// both are durable the OnAnalyzed hook runs, so the hub can create a worklist
+// task — with critical priority when Analysis.Critical is set.
+//
+// A Handler is safe for concurrent use.
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/huren-health/huren/ecg"
+	"github.com/huren-health/huren/ecg/analysis"
+	"github.com/huren-health/huren/ecg/dsp"
+	"github.com/huren-health/huren/ecg/read"
+	"github.com/huren-health/huren/ecg/render"
+	"github.com/huren-health/huren/ecg/rules"
+	"github.com/huren-health/huren/ecg/wfdb"
+	"github.com/huren-health/huren/errkind"
+	"github.com/huren-health/huren/httpapi"
+	"github.com/huren-health/huren/storage"
+)
+
+// Errors.
+var (
+	ErrNotFound  = errkind.New(errkind.NotFound, "ecg: no such ECG")
+	ErrTooLarge  = errkind.New(errkind.TooLarge, "ecg: upload too large")
+	ErrBadUpload = errkind.New(errkind.Invalid, "ecg: bad upload")
+)
+
+// Config tunes the handler. The zero value is usable.
+type Config struct {
+	// MaxBytes caps an upload (all parts together); default 64 MiB.
+	MaxBytes int64
+	// Rules is the critical-value table; nil means rules.Default().
+	Rules *rules.Table
+	// MainsHz is the notch frequency (50 default, 60, or -1 for none).
+	MainsHz float64
+}
+
+// Handler serves the ECG API.
+type Handler struct {
+	store storage.Store
+	cfg   Config
+	log   *slog.Logger
+	// OnAnalyzed, when set, is called after the source and the analysis are
+	// stored. An error fails the request (the ECG stays stored under its id,
+	// which the error message carries) so the client or operator can retry
+	// the task creation.
+	OnAnalyzed func(ctx context.Context, a *analysis.Analysis) error
+
+	ingested *prometheus.CounterVec
+	duration prometheus.Histogram
+}
+
+// New returns a handler storing into store. logger and reg may be nil.
+func New(store storage.Store, cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Handler, error) {
+	if store == nil {
+		return nil, errors.New("ecg/web: nil store")
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = 64 << 20
+	}
+	if cfg.Rules != nil {
+		if err := cfg.Rules.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{store: store, cfg: cfg, log: logger.With("component", "ecg.web"),
+		ingested: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "huren_ecg_ingested_total", Help: "ECG uploads by format and result (ok, critical, not_interpretable, error)."}, []string{"format", "result"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "huren_ecg_analysis_seconds", Help: "Time to read and analyse one ECG.", Buckets: prometheus.ExponentialBuckets(0.002, 2, 12)}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{h.ingested, h.duration} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("ecg/web: metrics: %w", err)
+			}
+		}
+	}
+	return h, nil
+}
+
+// Register mounts the routes on r (normally the /api group).
+func (h *Handler) Register(r gin.IRouter) {
+	r.POST("/ecg", httpapi.Wrap(h.log, h.post))
+	r.GET("/ecg/:id", httpapi.Wrap(h.log, h.get))
+	r.GET("/ecg/:id/svg", httpapi.Wrap(h.log, h.image("svg")))
+	r.GET("/ecg/:id/png", httpapi.Wrap(h.log, h.image("png")))
+}
+
+// upload is one received file.
+type upload struct {
+	name        string
+	contentType string
+	data        []byte
+}
+
+func (h *Handler) post(c *gin.Context) (any, error) {
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, h.cfg.MaxBytes)
+	ct := c.GetHeader("Content-Type")
+	mt, params, _ := mime.ParseMediaType(ct)
+	var files []upload
+	if strings.HasPrefix(mt, "multipart/") {
+		mr := multipart.NewReader(body, params["boundary"])
+		var total int64
+		for {
+			p, err := mr.NextPart()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, h.readErr(err)
+			}
+			if p.FileName() == "" && p.FormName() != "file" {
+				p.Close()
+				continue // plain form fields
+			}
+			b, err := readCapped(p, h.cfg.MaxBytes-total)
+			p.Close()
+			if err != nil {
+				return nil, h.readErr(err)
+			}
+			total += int64(len(b))
+			files = append(files, upload{name: path.Base(p.FileName()), contentType: p.Header.Get("Content-Type"), data: b})
+			if len(files) > 4 {
+				return nil, fmt.Errorf("%w: more than 4 parts", ErrBadUpload)
+			}
+		}
+	} else {
+		b, err := readCapped(body, h.cfg.MaxBytes)
+		if err != nil {
+			return nil, h.readErr(err)
+		}
+		files = []upload{{name: c.Query("filename"), contentType: mt, data: b}}
+	}
+	a, err := h.ingest(c.Request.Context(), files)
+	if err != nil {
+		h.ingested.WithLabelValues("", "error").Inc()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (h *Handler) readErr(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) || errors.Is(err, ErrTooLarge) {
+		return fmt.Errorf("%w: over %d bytes", ErrTooLarge, h.cfg.MaxBytes)
+	}
+	return fmt.Errorf("%w: %v", ErrBadUpload, err)
+}
+
+// readCapped reads r fully into memory, failing when it exceeds max bytes:
+// the explicit cap is what makes buffering an untrusted body acceptable.
+func readCapped(r io.Reader, max int64) ([]byte, error) {
+	var b bytes.Buffer
+	n, err := io.Copy(&b, io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > max {
+		return nil, ErrTooLarge
+	}
+	return b.Bytes(), nil
+}
+
+// Ingest stores and analyses one single-file ECG (DICOM, aECG or SCP)
+// arriving by another path (e.g. a DICOM waveform received over STOW).
+func (h *Handler) Ingest(ctx context.Context, r io.Reader, contentType string) (*analysis.Analysis, error) {
+	b, err := readCapped(r, h.cfg.MaxBytes)
+	if err != nil {
+		return nil, h.readErr(err)
+	}
+	return h.ingest(ctx, []upload{{contentType: contentType, data: b}})
+}
+
+func (h *Handler) options() analysis.Options {
+	o := analysis.Options{Rules: h.cfg.Rules}
+	if h.cfg.MainsHz != 0 {
+		f := dsp.DefaultOptions()
+		f.MainsHz = max(h.cfg.MainsHz, 0)
+		o.Filter = &f
+	}
+	return o
+}
+
+// sourceFile is one object to store: key suffix and bytes.
+type sourceFile struct {
+	ext  string
+	data []byte
+	ct   string
+}
+
+func (h *Handler) ingest(ctx context.Context, files []upload) (*analysis.Analysis, error) {
+	start := time.Now()
+	if len(files) == 0 || len(files[0].data) == 0 {
+		return nil, fmt.Errorf("%w: empty body", ErrBadUpload)
+	}
+	rec, format, sources, err := decode(files)
+	if err != nil {
+		h.ingested.WithLabelValues(string(format), "error").Inc()
+		return nil, err
+	}
+	a, err := analysis.Analyze(rec, h.options())
+	if err != nil {
+		return nil, err
+	}
+	h.duration.Observe(time.Since(start).Seconds())
+	a.ID = uuid.NewString()
+	for _, s := range sources {
+		sum := sha256.Sum256(s.data)
+		key := fmt.Sprintf("ecg/%s/source.%s", a.ID, s.ext)
+		if _, err := h.store.PutIfAbsent(ctx, key, bytes.NewReader(s.data), storage.PutOptions{
+			ContentType: s.ct, Size: int64(len(s.data)), SHA256: hex.EncodeToString(sum[:])}); err != nil {
+			return nil, fmt.Errorf("ecg store %s: %w", key, err)
+		}
+	}
+	js, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("ecg %s: encode analysis: %w", a.ID, err)
+	}
+	key := fmt.Sprintf("ecg/%s/analysis.json", a.ID)
+	if _, err := h.store.Put(ctx, key, bytes.NewReader(js), storage.PutOptions{ContentType: "application/json", Size: int64(len(js))}); err != nil {
+		return nil, fmt.Errorf("ecg store %s: %w", key, err)
+	}
+	result := "ok"
+	switch {
+	case !a.Interpretable:
+		result = "not_interpretable"
+	case a.Critical:
+		result = "critical"
+	}
+	h.ingested.WithLabelValues(string(format), result).Inc()
+	h.log.Info("ecg ingested", "id", a.ID, "format", format, "interpretable", a.Interpretable, "flags", len(a.Flags))
+	if h.OnAnalyzed != nil {
+		if err := h.OnAnalyzed(ctx, a); err != nil {
+			return nil, fmt.Errorf("ecg %s stored, but the follow-up (task creation) failed: %w", a.ID, err)
+		}
+	}
+	return a, nil
+}
+
+// decode recognises the upload and reads it. For WFDB it needs the .hea and
+// .dat parts (named by extension); .atr is optional.
+func decode(files []upload) (*ecg.Record, ecg.Format, []sourceFile, error) {
+	var hea, dat, atr *upload
+	for i := range files {
+		switch strings.ToLower(path.Ext(files[i].name)) {
+		case ".hea":
+			hea = &files[i]
+		case ".dat":
+			dat = &files[i]
+		case ".atr":
+			atr = &files[i]
+		}
+	}
+	if hea == nil && len(files) == 1 && read.SniffWFDBHeader(files[0].data) && read.Sniff(files[0].data) == "" {
+		return nil, ecg.FormatWFDB, nil, fmt.Errorf("%w: a WFDB header alone has no samples; send .hea and .dat as multipart parts", ecg.ErrNoWaveform)
+	}
+	if hea != nil {
+		if dat == nil {
+			return nil, ecg.FormatWFDB, nil, fmt.Errorf("%w: WFDB upload without the .dat part", ErrBadUpload)
+		}
+		hd, err := wfdb.ParseHeader(bytes.NewReader(hea.data))
+		if err != nil {
+			return nil, ecg.FormatWFDB, nil, err
+		}
+		rec, err := wfdb.ReadSignals(hd, bytes.NewReader(dat.data))
+		if err != nil {
+			return nil, ecg.FormatWFDB, nil, err
+		}
+		src := []sourceFile{{"hea", hea.data, "text/plain"}, {"dat", dat.data, "application/octet-stream"}}
+		if atr != nil {
+			if rec.Annotations, err = wfdb.ReadAnnotations(bytes.NewReader(atr.data)); err != nil {
+				return nil, ecg.FormatWFDB, nil, err
+			}
+			src = append(src, sourceFile{"atr", atr.data, "application/octet-stream"})
+		}
+		return rec, ecg.FormatWFDB, src, nil
+	}
+	if len(files) != 1 {
+		return nil, "", nil, fmt.Errorf("%w: %d files and no WFDB header among them", ErrBadUpload, len(files))
+	}
+	f := files[0]
+	format := read.Sniff(f.data)
+	// The declared type must not contradict the content.
+	switch f.contentType {
+	case "application/dicom":
+		if format != ecg.FormatDICOM {
+			return nil, format, nil, fmt.Errorf("%w: Content-Type application/dicom but the body is not DICOM", ecg.ErrUnknownFormat)
+		}
+	case "application/xml", "text/xml", "application/hl7-v3+xml":
+		if format != ecg.FormatAECG {
+			return nil, format, nil, fmt.Errorf("%w: Content-Type %s but the body is not an HL7 aECG", ecg.ErrUnknownFormat, f.contentType)
+		}
+	}
+	rec, format, err := read.Reader(bytes.NewReader(f.data))
+	if err != nil {
+		return nil, format, nil, err
+	}
+	ct := map[ecg.Format]string{ecg.FormatDICOM: "application/dicom", ecg.FormatAECG: "application/xml", ecg.FormatSCP: "application/octet-stream"}[format]
+	return rec, format, []sourceFile{{read.Ext(format), f.data, ct}}, nil
+}
+
+func (h *Handler) id(c *gin.Context) (string, error) {
+	id := c.Param("id")
+	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+		return "", fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	return id, nil
+}
+
+func (h *Handler) stored(ctx context.Context, id string) (*analysis.Analysis, []byte, error) {
+	rc, _, err := h.store.Get(ctx, "ecg/"+id+"/analysis.json")
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("ecg get %s: %w", id, err)
+	}
+	defer rc.Close()
+	b, err := readCapped(rc, 64<<20)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ecg get %s: %w", id, err)
+	}
+	var a analysis.Analysis
+	if err := json.Unmarshal(b, &a); err != nil {
+		return nil, nil, fmt.Errorf("ecg %s: stored analysis: %w", id, err)
+	}
+	return &a, b, nil
+}
+
+func (h *Handler) get(c *gin.Context) (any, error) {
+	id, err := h.id(c)
+	if err != nil {
+		return nil, err
+	}
+	_, b, err := h.stored(c.Request.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	c.Data(http.StatusOK, "application/json", b)
+	return nil, nil
+}
+
+func (h *Handler) loadSource(ctx context.Context, id string, a *analysis.Analysis) (*ecg.Record, error) {
+	get := func(ext string) ([]byte, error) {
+		rc, _, err := h.store.Get(ctx, fmt.Sprintf("ecg/%s/source.%s", id, ext))
+		if err != nil {
+			return nil, fmt.Errorf("ecg %s source.%s: %w", id, ext, err)
+		}
+		defer rc.Close()
+		return readCapped(rc, h.cfg.MaxBytes)
+	}
+	if a.Format == ecg.FormatWFDB {
+		hea, err := get("hea")
+		if err != nil {
+			return nil, err
+		}
+		dat, err := get("dat")
+		if err != nil {
+			return nil, err
+		}
+		hd, err := wfdb.ParseHeader(bytes.NewReader(hea))
+		if err != nil {
+			return nil, err
+		}
+		return wfdb.ReadSignals(hd, bytes.NewReader(dat))
+	}
+	b, err := get(read.Ext(a.Format))
+	if err != nil {
+		return nil, err
+	}
+	rec, _, err := read.Reader(bytes.NewReader(b))
+	return rec, err
+}
+
+func (h *Handler) image(kind string) func(*gin.Context) (any, error) {
+	return func(c *gin.Context) (any, error) {
+		id, err := h.id(c)
+		if err != nil {
+			return nil, err
+		}
+		ctx := c.Request.Context()
+		stored, _, err := h.stored(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		rec, err := h.loadSource(ctx, id, stored)
+		if err != nil {
+			return nil, err
+		}
+		fresh, err := analysis.Analyze(rec, h.options())
+		if err != nil {
+			return nil, err
+		}
+		// Draw the stored verdict (flags, table version) over freshly
+		// filtered signals, so the picture matches what was reported.
+		stored.Clean, stored.Template = fresh.Clean, fresh.Template
+		var o render.Options
+		if v := c.Query("speed"); v != "" {
+			if o.SpeedMMs, err = strconv.ParseFloat(v, 64); err != nil {
+				return nil, fmt.Errorf("%w: speed %q", render.ErrOptions, v)
+			}
+		}
+		if v := c.Query("gain"); v != "" {
+			if o.GainMMmV, err = strconv.ParseFloat(v, 64); err != nil {
+				return nil, fmt.Errorf("%w: gain %q", render.ErrOptions, v)
+			}
+		}
+		var buf bytes.Buffer
+		ct := "image/svg+xml"
+		if kind == "png" {
+			ct = "image/png"
+			err = render.PNG(&buf, stored, o)
+		} else {
+			err = render.SVG(&buf, stored, o)
+		}
+		if err != nil {
+			return nil, err
+		}
+		c.Data(http.StatusOK, ct, buf.Bytes())
+		return nil, nil
+	}
+}
