@@ -34,7 +34,7 @@ import (
 const study = "1.2.826.0.1.3680043.10.999.1"
 
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	store storage.Store
 	cat   *memory.Catalog
 	h     *web.Handler
@@ -44,15 +44,16 @@ type fixture struct {
 
 // files are put in series by index; each instance UID derives from the name.
 var files = []string{
-	"modality/CT_small.dcm",                    // series .1
-	"modality/emri_small_jpeg_ls_lossless.dcm", // series .2, 10 frames
-	"ts/JPGExtended.dcm",                       // series .3
-	"modality/emri_small.dcm",                  // series .4
-	"ts/SC_rgb_jpeg_gdcm.dcm",                  // series .5
-	"modality/MR_small.dcm",                    // series .1 too (series of 2)
+	"modality/CT_small.dcm",                       // series .1
+	"modality/emri_small_jpeg_ls_lossless.dcm",    // series .2, 10 frames
+	"ts/JPGExtended.dcm",                          // series .3
+	"modality/emri_small.dcm",                     // series .4
+	"ts/SC_rgb_jpeg_gdcm.dcm",                     // series .5
+	"modality/MR_small.dcm",                       // series .1 too (series of 2)
+	"modality/CT1_UNC.explicit_little_endian.dcm", // series .7
 }
 
-func newFixture(t *testing.T, scope []string) *fixture {
+func newFixture(t testing.TB, scope []string) *fixture {
 	t.Helper()
 	st, err := fs.New(fs.Config{Root: t.TempDir()}, nil)
 	if err != nil {
@@ -67,17 +68,23 @@ func newFixture(t *testing.T, scope []string) *fixture {
 		}
 		f.put(name, series, fmt.Sprintf("%s.%d.1", series, i+1), "site-a")
 	}
+	f.putBytes("jpegxl", jpegXL(t), study+".8", study+".8.8.1", "site-a")
 	h, err := web.New(web.Config{Store: st, Locator: f.cat, CacheBytes: 64 << 20,
 		Scope: func(*gin.Context) ([]string, error) { return scope, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.mount(h)
+	return f
+}
+
+// mount serves h on a fresh engine under /dicom-web.
+func (f *fixture) mount(h *web.Handler) {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.Use(httpapi.RequestIDs())
 	h.Register(e.Group("/dicom-web"))
 	f.h, f.srv = h, e
-	return f
 }
 
 func (f *fixture) put(name, series, uid, site string) catalog.Record {
@@ -85,6 +92,25 @@ func (f *fixture) put(name, series, uid, site string) catalog.Record {
 	if err != nil {
 		f.t.Fatal(err)
 	}
+	return f.putBytes(name, b, series, uid, site)
+}
+
+// jpegXL is JPGExtended.dcm relabelled as JPEG XL (1.2.840.10008.1.2.4.110),
+// a syntax Huren has no decoder for.
+func jpegXL(t testing.TB) []byte {
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "dicom", "ts", "JPGExtended.dcm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := append([]byte{0x02, 0x00, 0x10, 0x00, 'U', 'I', 22, 0}, "1.2.840.10008.1.2.4.51"...)
+	repl := append([]byte{0x02, 0x00, 0x10, 0x00, 'U', 'I', 24, 0}, "1.2.840.10008.1.2.4.110\x00"...)
+	if !bytes.Contains(b, old) {
+		t.Fatal("transfer syntax element not found")
+	}
+	return bytes.Replace(b, old, repl, 1)
+}
+
+func (f *fixture) putBytes(name string, b []byte, series, uid, site string) catalog.Record {
 	key := "dicom/" + study + "/" + series + "/" + uid + ".dcm"
 	info, err := f.store.Put(context.Background(), key, bytes.NewReader(b), storage.PutOptions{Size: int64(len(b))})
 	if err != nil {
@@ -192,7 +218,9 @@ func TestFrames(t *testing.T) {
 		{"native with *", "modality/CT_small.dcm", "1", ohifAccept, 200, "application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1", oracleSHA(t, "modality/CT_small.dcm"), 1},
 		{"native multi-frame", "modality/emri_small.dcm", "10", ohifAccept, 200, "application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1", "", 1},
 		{"12-bit jpeg original", "ts/JPGExtended.dcm", "1", ohifAccept, 200, "application/octet-stream; transfer-syntax=" + pixels.JPEGExtended, "", 1},
-		{"12-bit jpeg decoded", "ts/JPGExtended.dcm", "1", "multipart/related; type=application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1", 406, "", "", 0},
+		{"12-bit jpeg decoded", "ts/JPGExtended.dcm", "1", "multipart/related; type=application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1", 200, "application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1", "", 1},
+		{"jpeg xl original", "jpegxl", "1", ohifAccept, 200, "application/octet-stream; transfer-syntax=1.2.840.10008.1.2.4.110", "", 1},
+		{"jpeg xl decoded", "jpegxl", "1", "multipart/related; type=application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1", 406, "", "", 0},
 		{"frame out of range", jls, "11", ohifAccept, 404, "", "", 0},
 		{"bad frame list", jls, "1,x", ohifAccept, 400, "", "", 0},
 		{"zero frame", jls, "0", ohifAccept, 400, "", "", 0},
@@ -204,7 +232,7 @@ func TestFrames(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", w.Code, tc.status, w.Body.String())
 			}
 			if tc.status != 200 {
-				if tc.status == 406 && tc.file == "ts/JPGExtended.dcm" && !strings.Contains(w.Body.String(), pixels.JPEGExtended) {
+				if tc.status == 406 && tc.file == "jpegxl" && !strings.Contains(w.Body.String(), "1.2.840.10008.1.2.4.110") {
 					t.Errorf("406 body does not name the transfer syntax: %s", w.Body.String())
 				}
 				return
@@ -253,7 +281,8 @@ func TestRenderedAndThumbnail(t *testing.T) {
 		{"instance thumbnail", ct + "/thumbnail", "", 200, "jpeg", 128, 128},
 		{"series thumbnail", series1 + "/thumbnail?viewport=32,32", "", 200, "jpeg", 32, 32},
 		{"study thumbnail", "/studies/" + study + "/thumbnail", "image/png", 200, "png", 128, 128},
-		{"unsupported syntax", f.instPath("ts/JPGExtended.dcm") + "/rendered", "", 415, "", 0, 0},
+		{"12-bit jpeg", f.instPath("ts/JPGExtended.dcm") + "/rendered", "", 200, "jpeg", 256, 1024},
+		{"unsupported syntax", f.instPath("jpegxl") + "/rendered", "", 415, "", 0, 0},
 		{"bad window", ct + "/rendered?window=40", "", 400, "", 0, 0},
 		{"zero width", ct + "/rendered?window=40,0", "", 400, "", 0, 0},
 		{"bad function", ct + "/rendered?window=40,400,cubic", "", 400, "", 0, 0},
@@ -267,7 +296,7 @@ func TestRenderedAndThumbnail(t *testing.T) {
 			if w.Code != tc.status {
 				t.Fatalf("status %d, want %d: %s", w.Code, tc.status, w.Body.String())
 			}
-			if tc.status == 415 && !strings.Contains(w.Body.String(), "JPEG Extended") {
+			if tc.status == 415 && !strings.Contains(w.Body.String(), "1.2.840.10008.1.2.4.110") {
 				t.Errorf("415 does not name the syntax: %s", w.Body.String())
 			}
 			if tc.status != 200 {

@@ -1,0 +1,91 @@
+package web_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/huren-health/huren/pixels/web"
+)
+
+func benchFixture(b *testing.B) *fixture { return newFixture(b, nil) }
+
+func serve(b *testing.B, f *fixture, path, accept string) int {
+	req := httptest.NewRequest(http.MethodGet, "/dicom-web"+path, nil)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	w := httptest.NewRecorder()
+	f.srv.ServeHTTP(w, req)
+	if w.Code != 200 {
+		b.Fatalf("status %d: %s", w.Code, w.Body.String())
+	}
+	return w.Body.Len()
+}
+
+// BenchmarkRenderedCTWarm: /rendered of a 512×512 16-bit CT slice, cache
+// warm (what a viewer re-requesting the slice costs, HTTP routing included).
+func BenchmarkRenderedCTWarm(b *testing.B) {
+	f := benchFixture(b)
+	path := f.instPath("modality/CT1_UNC.explicit_little_endian.dcm") + "/rendered?window=40,400"
+	serve(b, f, path, "")
+	for b.Loop() {
+		serve(b, f, path, "")
+	}
+}
+
+// BenchmarkRenderedCTCold: the same with caching disabled (read from the
+// fs store, parse, decode, render, encode on every request).
+func BenchmarkRenderedCTCold(b *testing.B) {
+	f := benchFixture(b)
+	h, err := web.New(web.Config{Store: f.store, Locator: f.cat, CacheBytes: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	f.mount(h)
+	path := f.instPath("modality/CT1_UNC.explicit_little_endian.dcm") + "/rendered?window=40,400"
+	for b.Loop() {
+		serve(b, f, path, "")
+	}
+}
+
+// BenchmarkFramesNativeCT: WADO-RS /frames of a native 512×512 CT slice as
+// OHIF asks for it (transfer-syntax=*), cache warm; reports MB/s.
+func BenchmarkFramesNativeCT(b *testing.B) {
+	f := benchFixture(b)
+	path := f.instPath("modality/CT1_UNC.explicit_little_endian.dcm") + "/frames/1"
+	n := serve(b, f, path, ohifAccept)
+	b.SetBytes(int64(n))
+	for b.Loop() {
+		serve(b, f, path, ohifAccept)
+	}
+}
+
+// BenchmarkFramesNativeCTParallel: the same with concurrent clients.
+func BenchmarkFramesNativeCTParallel(b *testing.B) {
+	f := benchFixture(b)
+	path := f.instPath("modality/CT1_UNC.explicit_little_endian.dcm") + "/frames/1"
+	n := serve(b, f, path, ohifAccept)
+	b.SetBytes(int64(n))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodGet, "/dicom-web"+path, nil)
+			req.Header.Set("Accept", ohifAccept)
+			w := httptest.NewRecorder()
+			f.srv.ServeHTTP(w, req)
+			if w.Code != 200 {
+				b.Errorf("status %d", w.Code)
+			}
+		}
+	})
+}
+
+// BenchmarkThumbnailSeriesWarm: series thumbnail, cache warm.
+func BenchmarkThumbnailSeriesWarm(b *testing.B) {
+	f := benchFixture(b)
+	path := "/studies/" + study + "/series/" + study + ".1/thumbnail"
+	serve(b, f, path, "")
+	for b.Loop() {
+		serve(b, f, path, "")
+	}
+}
