@@ -50,6 +50,25 @@ func Parse(r io.Reader, size int64, opts Options) (f *File, err error) {
 	br.Reset(r)
 	defer func() { br.Reset(nil); bufPool.Put(br) }()
 	rd := &reader{br: br, size: size, budget: opts.MaxHeaderBytes}
+	if sk, ok := r.(io.Seeker); ok {
+		// Learn how many bytes really remain, so that seeking over pixel
+		// data cannot hide a truncation; fall back to reading on any error.
+		if cur, err := sk.Seek(0, io.SeekCurrent); err == nil {
+			if end, err := sk.Seek(0, io.SeekEnd); err == nil {
+				if _, err := sk.Seek(cur, io.SeekStart); err == nil {
+					avail := end - cur
+					if size < 0 {
+						rd.size = avail
+					}
+					// A stream shorter than the declared size is read, not
+					// sought, so that the truncation is reported where it is.
+					if avail >= rd.size {
+						rd.src, rd.seeker = r, sk
+					}
+				}
+			}
+		}
+	}
 	p := &parser{r: rd, opts: opts, f: &File{}}
 	if err := p.run(); err != nil {
 		return nil, err
@@ -135,6 +154,7 @@ func (p *parser) run() error {
 		lim := &inflateLimit{r: fr, left: p.opts.MaxInflatedBytes}
 		p.r.br = bufio.NewReaderSize(lim, 64<<10)
 		p.r.size = -1
+		p.r.src, p.r.seeker = nil, nil
 	}
 	p.pix = nil
 	ds, err := p.readDataset(-1, 0, "", newCharset(nil), true)

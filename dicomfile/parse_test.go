@@ -466,3 +466,35 @@ func TestImplicitUSorSS(t *testing.T) {
 		t.Errorf("detection: %+v", f)
 	}
 }
+
+// Seeking over large values (seekable inputs) and reading over them give
+// the same result, also when the input does not start at offset 0.
+func TestSeekAndReadAgree(t *testing.T) {
+	data := readCorpus(t, "dicom/modality/CT1_UNC.explicit_little_endian.dcm")
+	prefixed := append(bytes.Repeat([]byte{0xAA}, 50), data...)
+	sr := bytes.NewReader(prefixed)
+	if _, err := sr.Seek(50, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	seek, err := Parse(sr, -1, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := Parse(iotest.OneByteReader(bytes.NewReader(data)), int64(len(data)), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(seek)
+	jr, _ := json.Marshal(read)
+	if !bytes.Equal(js, jr) {
+		t.Errorf("seek and read differ:\n%s\n%s", js, jr)
+	}
+	if seek.Pixels.Frames[0][0].Length != 512*512*2 {
+		t.Errorf("frame %+v", seek.Pixels.Frames[0][0])
+	}
+	// Pixel data cut short behind a seekable reader with an honest size.
+	cut := data[:len(data)-10]
+	if _, err := Parse(bytes.NewReader(cut), int64(len(cut)), Options{}); !errors.Is(err, ErrTruncated) {
+		t.Errorf("cut pixel data: %v", err)
+	}
+}

@@ -17,7 +17,14 @@ type reader struct {
 	size    int64 // total size if known, else -1
 	budget  int64 // remaining bytes that may be read into memory
 	scratch [16]byte
+	// src and seeker are set when the input can seek and its size is known:
+	// then large values are skipped with Seek.
+	src    io.Reader
+	seeker io.Seeker
 }
+
+// seekMin is the smallest skip worth a Seek and a buffer refill.
+const seekMin = 256 << 10
 
 // where names what is being read, for error messages; it is formatted only
 // when an error occurs, keeping the hot path free of fmt.
@@ -124,6 +131,19 @@ func (r *reader) skip(n int64, what where) error {
 	if rem := r.remaining(); rem >= 0 && n > rem {
 		// Consume what is there so the position is right for the message.
 		return r.truncatedAt(n-rem, what)
+	}
+	if r.seeker != nil && n > int64(r.br.Buffered())+seekMin {
+		// Jump over large values (pixel data) instead of copying them
+		// through the buffer. The size was established by seeking to the
+		// end in Parse, so a jump can never pass unnoticed beyond the data.
+		buf := int64(r.br.Buffered())
+		r.br.Discard(int(buf))
+		if _, err := r.seeker.Seek(n-buf, io.SeekCurrent); err != nil {
+			return fmt.Errorf("dicomfile: skipping %s at byte %d: %w", what.String(), r.pos, err)
+		}
+		r.pos += n
+		r.br.Reset(r.src)
+		return nil
 	}
 	for n > 0 {
 		chunk := n
