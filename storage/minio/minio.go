@@ -292,17 +292,24 @@ func translate(op, key string, err error) error {
 
 // ---- read side ----
 
+// info converts minio-go's ObjectInfo. HEAD/GET responses carry the hash in
+// UserMetadata["Sha256"] and the type in ContentType; MinIO's listing
+// extension instead returns UserMetadata{"X-Amz-Meta-Sha256", "content-type"}
+// with ContentType empty. Both shapes are handled so List needs no HEADs.
 func (s *Store) info(key string, oi mc.ObjectInfo) storage.Info {
-	sha := ""
+	sha, ct := "", oi.ContentType
 	for k, v := range oi.UserMetadata {
-		if strings.EqualFold(k, metaSHA256) || strings.EqualFold(k, "X-Amz-Meta-"+metaSHA256) {
+		switch {
+		case strings.EqualFold(k, metaSHA256), strings.EqualFold(k, "X-Amz-Meta-"+metaSHA256):
 			sha = v
+		case ct == "" && strings.EqualFold(k, "Content-Type"):
+			ct = v
 		}
 	}
 	if sha == "" {
 		sha = oi.Metadata.Get("X-Amz-Meta-" + metaSHA256)
 	}
-	return storage.Info{Key: key, Size: oi.Size, SHA256: sha, ContentType: oi.ContentType, ModTime: oi.LastModified}
+	return storage.Info{Key: key, Size: oi.Size, SHA256: sha, ContentType: ct, ModTime: oi.LastModified}
 }
 
 // Get opens the whole object with one GET.

@@ -166,11 +166,11 @@ func (e *errAfter) Read(p []byte) (int, error) {
 func TestLargePutLeavesNoDebris(t *testing.T) {
 	s := newTestStore(t, "")
 	ctx := t.Context()
-	big := bytes.Repeat([]byte("0123456789abcdef"), 3<<20) // 48 MiB: three parts
+	big := bytes.Repeat([]byte("0123456789abcdef"), 5<<18) // 20 MiB: two parts
 	if _, err := s.Put(ctx, "ok", bytes.NewReader(big), storage.PutOptions{Size: -1}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Put(ctx, "broken", &errAfter{n: 40 << 20}, storage.PutOptions{}); !errors.Is(err, errSource) {
+	if _, err := s.Put(ctx, "broken", &errAfter{n: 18 << 20}, storage.PutOptions{}); !errors.Is(err, errSource) {
 		t.Fatalf("Put with a broken source = %v", err)
 	}
 	if _, err := s.Put(ctx, "digest", bytes.NewReader(big), storage.PutOptions{SHA256: strings.Repeat("0", 64)}); !errors.Is(err, storage.ErrDigestMismatch) {
@@ -209,5 +209,32 @@ func TestInitSweepsStaleTemp(t *testing.T) {
 	}
 	if _, err := s.client.StatObject(ctx, s.bucket, s.tmp+"young", mc.StatObjectOptions{}); mc.ToErrorResponse(err).Code != "NoSuchKey" {
 		t.Fatalf("stale temp object not swept: %v", err)
+	}
+}
+
+// MinIO's listing carries hash and content type, so List needs no HEAD per
+// object (reindex lists millions).
+func TestListingMetadataIsComplete(t *testing.T) {
+	s := newTestStore(t, "")
+	ctx := t.Context()
+	for _, size := range []int{1, 20 << 20} { // single PUT and multipart+copy
+		key := "k" + strings.Repeat("x", size%7)
+		if _, err := s.Put(ctx, key, bytes.NewReader(bytes.Repeat([]byte("y"), size)), storage.PutOptions{ContentType: "application/dicom"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	for oi := range s.client.ListObjects(ctx, s.bucket, mc.ListObjectsOptions{Recursive: true, WithMetadata: true}) {
+		if oi.Err != nil {
+			t.Fatal(oi.Err)
+		}
+		n++
+		info := s.info(oi.Key, oi)
+		if len(info.SHA256) != 64 || info.ContentType != "application/dicom" {
+			t.Errorf("listing of %s gives Info %+v: List would fall back to a HEAD", oi.Key, info)
+		}
+	}
+	if n != 2 {
+		t.Fatalf("listed %d objects, want 2", n)
 	}
 }

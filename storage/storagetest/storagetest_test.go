@@ -2,6 +2,7 @@ package storagetest_test
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -20,6 +21,11 @@ func newFS(t *testing.T) storage.Store {
 
 // While up, Flaky is transparent: it passes the whole suite.
 func TestFlakyUpPassesSuite(t *testing.T) {
+	// The wrapped backend already streams the full-size object in its own
+	// test; a smaller one proves the wrapper does not buffer.
+	if os.Getenv(storagetest.BigObjectEnv) == "" {
+		t.Setenv(storagetest.BigObjectEnv, "64")
+	}
 	storagetest.Run(t, func(t *testing.T) storage.Store { return &storagetest.Flaky{Store: newFS(t)} })
 }
 
