@@ -83,6 +83,10 @@ type Analysis struct {
 	Template *measure.Template `json:"-"`
 }
 
+// maxDetectLeads bounds the leads QRS detection runs on (the preferred
+// rhythm leads first): eight leads give the consensus enough votes.
+const maxDetectLeads = 8
+
 // MinSeconds is the shortest recording Huren will interpret.
 const MinSeconds = 4.0
 
@@ -147,6 +151,9 @@ func Analyze(rec *ecg.Record, opts Options) (*Analysis, error) {
 	}
 	// QRS detection on usable leads, preferred rhythm leads first.
 	order := detectionOrder(leads, usable)
+	if len(order) > maxDetectLeads {
+		order = order[:maxDetectLeads]
+	}
 	sig := make([][]float64, len(order))
 	for k, i := range order {
 		sig[k] = a.Clean[i]

@@ -87,21 +87,23 @@ func AssessLead(name string, raw, clean []float64, fs, mainsHz float64) LeadQual
 	if float64(pinned)/float64(n) > clipFraction {
 		add(Saturation, fmt.Sprintf("%.1f%% of samples clipped at the amplifier limit", 100*float64(pinned)/float64(n)), true)
 	}
-	// Baseline wander: the part of the raw signal below 0.5 Hz.
-	base := dsp.FiltFilt(raw, dsp.LowPass(0.5, fs))
-	q.Wander = slices.Max(base) - slices.Min(base)
+	// Baseline wander: excursion of the raw signal's 200 ms block means
+	// (a cheap low-pass; a QRS moves a block mean by ~0.1 mV at most).
+	bw := max(1, int(0.2*fs))
+	bmin, bmax := math.Inf(1), math.Inf(-1)
+	for s := 0; s+bw <= n; s += bw {
+		m := mean(raw[s : s+bw])
+		bmin, bmax = math.Min(bmin, m), math.Max(bmax, m)
+	}
+	if bmax >= bmin {
+		q.Wander = bmax - bmin
+	}
 	if q.Wander > wanderMax {
 		add(BaselineDrift, fmt.Sprintf("baseline wander %.1f mV", q.Wander/1000), true)
 	}
-	// Mains: what the notch removed.
+	// Mains: amplitude of the single DFT bin at the mains frequency.
 	if mainsHz > 0 && mainsHz < fs/2*0.95 {
-		notched := dsp.FiltFilt(raw, dsp.Notch(mainsHz, fs, 30))
-		s := 0.0
-		for i := range raw {
-			d := raw[i] - notched[i]
-			s += d * d
-		}
-		q.MainsRMS = math.Sqrt(s / float64(n))
+		q.MainsRMS = toneRMS(raw, mainsHz, fs)
 		if q.MainsRMS > mainsMax {
 			add(Mains, fmt.Sprintf("%.0f Hz interference %.0f µV RMS (removed by the notch filter)", mainsHz, q.MainsRMS), false)
 		}
@@ -110,7 +112,10 @@ func AssessLead(name string, raw, clean []float64, fs, mainsHz float64) LeadQual
 	// complexes (which also have HF content) do not count.
 	if fs >= 200 {
 		lo := 40.0
-		hp := dsp.FiltFilt(clean, dsp.HighPass(lo, fs), dsp.HighPass(lo, fs))
+		// Causal, single pass: phase does not matter for an RMS.
+		hp := slices.Clone(clean)
+		dsp.HighPass(lo, fs).Apply(hp)
+		dsp.HighPass(lo, fs).Apply(hp)
 		w := int(0.2 * fs)
 		var rms []float64
 		for s := 0; s+w <= n; s += w {
@@ -161,4 +166,25 @@ func median(x []float64) float64 {
 		return c[len(c)/2]
 	}
 	return (c[len(c)/2-1] + c[len(c)/2]) / 2
+}
+
+// toneRMS is the RMS of the component of x at f Hz (one DFT bin, computed by
+// a rotating phasor: O(n), no allocation).
+func toneRMS(x []float64, f, fs float64) float64 {
+	w := 2 * math.Pi * f / fs
+	cr, ci := math.Cos(w), math.Sin(w)
+	pr, pi := 1.0, 0.0
+	m := mean(x)
+	var re, im float64
+	for i, v := range x {
+		re += (v - m) * pr
+		im -= (v - m) * pi
+		pr, pi = pr*cr-pi*ci, pr*ci+pi*cr
+		if i&1023 == 1023 { // renormalise against rounding drift
+			r := math.Hypot(pr, pi)
+			pr, pi = pr/r, pi/r
+		}
+	}
+	amp := 2 * math.Hypot(re, im) / float64(len(x))
+	return amp / math.Sqrt2
 }
