@@ -15,7 +15,7 @@ import (
 // (skipped without HUREN_TEST_S3_*, a failure under scripts/test). Each
 // test gets its own key prefix in a shared bucket and removes its objects.
 func init() {
-	allBackends = append(allBackends, backends{name: "minio+memory", open: func(t *testing.T) (storage.Store, catalog.Catalog) {
+	allBackends = append(allBackends, backends{name: "minio+memory", open: func(t testing.TB) (storage.Store, catalog.Catalog) {
 		t.Helper()
 		be := testbackend.MinIO(t)
 		prefix := testbackend.UniqueName("dicomweb-") + "/"

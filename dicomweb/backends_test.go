@@ -12,12 +12,12 @@ import (
 // backends opens a fresh storage + catalog pair for one test.
 type backends struct {
 	name string
-	open func(t *testing.T) (storage.Store, catalog.Catalog)
+	open func(t testing.TB) (storage.Store, catalog.Catalog)
 }
 
 // memoryBackends is the embedded default: filesystem storage in a temp dir
 // and the in-memory catalog.
-var memoryBackends = backends{name: "fs+memory", open: func(t *testing.T) (storage.Store, catalog.Catalog) {
+var memoryBackends = backends{name: "fs+memory", open: func(t testing.TB) (storage.Store, catalog.Catalog) {
 	t.Helper()
 	st, err := fs.New(fs.Config{Root: t.TempDir()}, nil)
 	if err != nil {

@@ -30,7 +30,7 @@ import (
 )
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	store  *storagetest.Flaky
 	cat    catalog.Catalog
 	svc    *ingest.Service
@@ -43,11 +43,16 @@ type part struct {
 	data        []byte
 }
 
-func newEnv(t *testing.T, b backends, maxBody int64) *env {
+func newEnv(t testing.TB, b backends, maxBody int64) *env {
+	return newEnvDelay(t, b, maxBody, 10*time.Millisecond)
+}
+
+// newEnvDelay is newEnv with a given series bundle debounce delay.
+func newEnvDelay(t testing.TB, b backends, maxBody int64, bundleDelay time.Duration) *env {
 	t.Helper()
 	st, cat := b.open(t)
 	e := &env{t: t, store: &storagetest.Flaky{Store: st}, cat: cat}
-	svc, err := ingest.New(ingest.Config{Store: e.store, Catalog: cat, Registerer: prometheus.NewRegistry(), BundleDelay: 10 * time.Millisecond, BundleMaxDelay: 50 * time.Millisecond})
+	svc, err := ingest.New(ingest.Config{Store: e.store, Catalog: cat, Registerer: prometheus.NewRegistry(), BundleDelay: bundleDelay, BundleMaxDelay: 5 * bundleDelay})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +86,7 @@ func (e *env) do(method, path string, hdr map[string]string, body io.Reader) *ht
 	return rec
 }
 
-func multipartBody(t *testing.T, parts []part) (string, []byte) {
+func multipartBody(t testing.TB, parts []part) (string, []byte) {
 	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)

@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 )
 
 // spooled holds one instance's bytes between arrival and storage: in memory
 // up to Config.SpoolMemoryBytes, else in an unlinked-on-close temp file, so
 // memory stays bounded whatever the instance size.
 type spooled struct {
+	buf  *bytes.Buffer // pooled; holds mem
 	mem  []byte
 	file *os.File
 	size int64
@@ -36,7 +38,17 @@ func (sp *spooled) close() {
 		sp.file = nil
 	}
 	sp.mem = nil
+	if sp.buf != nil {
+		sp.buf.Reset()
+		spoolPool.Put(sp.buf)
+		sp.buf = nil
+	}
 }
+
+// spoolPool recycles in-memory spool buffers: without it every instance
+// allocates (and the runtime zeroes) its size again, which showed as a
+// third of STOW's CPU time.
+var spoolPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // ctxReader stops a copy when the context ends, even if the underlying
 // reader would block (the HTTP server also closes the body on disconnect).
@@ -67,7 +79,9 @@ func (s *Service) spool(ctx context.Context, r io.Reader, declared int64) (*spoo
 	if declared > 0 && declared <= memCap {
 		initial = declared + 1 // +1 so the EOF probe does not regrow
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, initial))
+	buf := spoolPool.Get().(*bytes.Buffer)
+	sp.buf = buf
+	buf.Grow(int(initial))
 	n, err := io.Copy(buf, io.LimitReader(src, memCap+1))
 	if err != nil {
 		return sp, readErr(err)
@@ -81,7 +95,6 @@ func (s *Service) spool(ctx context.Context, r io.Reader, declared int64) (*spoo
 		if _, err := f.Write(buf.Bytes()); err != nil {
 			return sp, fmt.Errorf("spool instance: %w", err)
 		}
-		buf = nil
 		m, err := io.Copy(f, src)
 		if err != nil {
 			var pe *os.PathError
