@@ -109,6 +109,10 @@ type Service struct {
 	dummy  string // hash checked for unknown users, so timing does not reveal them
 
 	touched sync.Map // session key → time.Time of the last TouchSession by this replica
+	// sessions caches State lookups for at most RefreshInterval, the same
+	// bound that already applies to revocations seen through the directory;
+	// a logout on this replica drops its entry at once.
+	sessions sync.Map // session key → cachedSession
 	used    sync.Map // token id → time.Time of the last SetTokenUsed by this replica
 
 	stop   context.CancelFunc
@@ -197,6 +201,18 @@ func (s *Service) pruneThrottles() {
 	}
 	prune(&s.touched)
 	prune(&s.used)
+	stale := s.cfg.Now().Add(-s.cfg.RefreshInterval)
+	s.sessions.Range(func(k, v any) bool {
+		if v.(cachedSession).at.Before(stale) {
+			s.sessions.Delete(k)
+		}
+		return true
+	})
+}
+
+type cachedSession struct {
+	s  Session
+	at time.Time
 }
 
 // Close stops the refresher. Safe to call twice.
@@ -688,24 +704,36 @@ func (s *Service) Login(ctx context.Context, username, password, addr string) (s
 func (s *Service) Logout(ctx context.Context, sessionID string) error {
 	k := sessionKey(sessionID)
 	s.touched.Delete(k)
+	s.sessions.Delete(k)
 	return s.state.DeleteSession(ctx, k)
 }
 
 // SessionPrincipal validates a session cookie value and returns its
 // principal: the session must exist, be within its absolute lifetime, and
-// belong to an enabled user whose epoch has not moved since login.
+// belong to an enabled user whose epoch has not moved since login. A
+// session looked up in State is reused by this replica for up to
+// RefreshInterval, so a logout on another replica takes effect here within
+// that bound (the same as revocations and disables).
 func (s *Service) SessionPrincipal(ctx context.Context, sessionID string) (*Principal, error) {
 	if len(sessionID) != 43 { // base64url of 32 bytes
 		return nil, ErrSessionNotFound
 	}
 	k := sessionKey(sessionID)
-	sess, err := s.state.GetSession(ctx, k)
-	if err != nil {
-		return nil, err
-	}
 	now := s.cfg.Now()
+	var sess Session
+	if c, ok := s.sessions.Load(k); ok && now.Sub(c.(cachedSession).at) < s.cfg.RefreshInterval {
+		sess = c.(cachedSession).s
+	} else {
+		var err error
+		if sess, err = s.state.GetSession(ctx, k); err != nil {
+			s.sessions.Delete(k)
+			return nil, err
+		}
+		s.sessions.Store(k, cachedSession{s: sess, at: now})
+	}
 	u, ok := s.dir.current().users[sess.Username]
 	if !now.Before(sess.Expires) || !ok || u.Disabled || u.Epoch != sess.Epoch {
+		s.sessions.Delete(k)
 		_ = s.state.DeleteSession(ctx, k)
 		return nil, ErrSessionNotFound
 	}
