@@ -14,9 +14,9 @@
 // object's metadata, which S3 only accepts when the upload starts. So:
 //
 //   - Objects up to one part (Config.PartSize, default 16 MiB — every CT
-//     slice, ECG and metadata document) are buffered in one pooled part
-//     buffer, hashed, and sent with one PUT signed with that SHA-256, so the
-//     server verifies the bytes too.
+//     slice, ECG and metadata document) are buffered (in a pooled 1 MiB
+//     buffer, or a part buffer when larger), hashed, and sent with one PUT
+//     signed with that SHA-256, so the server verifies the bytes too.
 //   - Larger objects with PutOptions.SHA256 given go straight to a multipart
 //     upload on the key; a mismatch aborts it before Complete.
 //   - Larger objects without a known hash go to a multipart upload on a temp
@@ -27,7 +27,8 @@
 // In every case the key changes only at the committing request (PUT or
 // CompleteMultipartUpload), which S3 makes atomic, so readers never see a
 // partial object and a failed or cancelled Put leaves the previous one.
-// Memory per in-flight Put is one part buffer, whatever the object size.
+// Memory per in-flight Put is at most one part buffer (1 MiB for objects up
+// to 1 MiB), whatever the object size.
 // PutIfAbsent sends If-None-Match: * on the committing request; the server
 // lets exactly one concurrent writer win (verified against MinIO).
 //

@@ -28,6 +28,7 @@ const (
 	// DefaultPartSize is the multipart part size: also the largest object
 	// written with a single PUT, and the memory one in-flight large Put holds.
 	DefaultPartSize = 16 << 20
+	smallBuffer     = 1 << 20
 	minPartSize     = 5 << 20 // S3 minimum for all parts but the last
 	maxPartSize     = 512 << 20
 	maxParts        = 10000
@@ -103,7 +104,10 @@ type Store struct {
 	tmp      string // prefix + tmpDir + "/"
 	partSize int64
 	log      *slog.Logger
-	bufs     sync.Pool
+	// smallBufs (smallBuffer bytes) and partBufs (partSize bytes) bound
+	// the memory of in-flight Puts.
+	smallBufs sync.Pool
+	partBufs  sync.Pool
 }
 
 var (
@@ -151,7 +155,8 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 		partSize: partSize,
 		log:      logger.With("component", "storage.minio", "bucket", cfg.Bucket),
 	}
-	s.bufs.New = func() any { b := make([]byte, partSize); return &b }
+	s.smallBufs.New = func() any { b := make([]byte, smallBuffer); return &b }
+	s.partBufs.New = func() any { b := make([]byte, partSize); return &b }
 	return s, nil
 }
 
@@ -495,10 +500,28 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts stora
 	}
 	want := strings.ToLower(opts.SHA256)
 
-	bp := s.bufs.Get().(*[]byte)
-	defer s.bufs.Put(bp)
+	// Most objects (CT slices, ECGs, metadata) are well under 1 MiB: read
+	// into a small buffer first and take a full part buffer only when the
+	// object turns out larger, so many concurrent small uploads cost ~1 MiB
+	// each, not a part each.
+	sp := s.smallBufs.Get().(*[]byte)
+	defer s.smallBufs.Put(sp)
+	n, eof, err := readChunk(ctx, r, *sp)
+	if err != nil {
+		return storage.Info{}, fmt.Errorf("minio %s %s: %w", op, key, err)
+	}
+	if eof {
+		return s.putSingle(ctx, op, key, (*sp)[:n], ct, want, opts.Size, ifAbsent)
+	}
+	if opts.Size > 0 && int64(n) > opts.Size {
+		return storage.Info{}, fmt.Errorf("minio %s %s: more than %d bytes: %w", op, key, opts.Size, storage.ErrSizeMismatch)
+	}
+	bp := s.partBufs.Get().(*[]byte)
+	defer s.partBufs.Put(bp)
 	buf := *bp
-	n, eof, err := readChunk(ctx, r, buf)
+	copy(buf, (*sp)[:n])
+	m, eof, err := readChunk(ctx, r, buf[n:])
+	n += m
 	if err != nil {
 		return storage.Info{}, fmt.Errorf("minio %s %s: %w", op, key, err)
 	}

@@ -35,7 +35,7 @@ func newTestStore(t *testing.T, prefix string) *Store {
 	return s
 }
 
-func removeBucket(t *testing.T, s *Store) {
+func removeBucket(t testing.TB, s *Store) {
 	ctx := context.Background()
 	for u := range s.client.ListIncompleteUploads(ctx, s.bucket, "", true) {
 		if u.Err == nil {

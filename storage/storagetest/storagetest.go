@@ -180,7 +180,8 @@ func listAll(t *testing.T, s storage.Store, prefix string) []storage.Info {
 
 // Put streams r into key, computing SHA-256 and size while writing.
 func testPutGetRoundTrip(t *testing.T, s storage.Store) {
-	sizes := []int{0, 1, 4096, 512 << 10, 17<<20 + 3}
+	// 1 MiB and 16 MiB sit on buffer and part boundaries of storage/minio.
+	sizes := []int{0, 1, 4096, 512 << 10, 1 << 20, 16 << 20, 17<<20 + 3}
 	for i, n := range sizes {
 		for _, knownSize := range []bool{true, false} {
 			key := fmt.Sprintf("rt/%d/%v.bin", n, knownSize)
