@@ -17,7 +17,7 @@ import (
 	"github.com/huren-health/huren/storage/storagetest"
 )
 
-func newStore(t *testing.T) storage.Store {
+func newStore(t testing.TB) storage.Store {
 	t.Helper()
 	s, err := fs.New(fs.Config{Root: t.TempDir()}, nil)
 	if err != nil {
@@ -63,7 +63,7 @@ func segments(t *testing.T, st storage.Store) []string {
 	return keys
 }
 
-func get(t *testing.T, st storage.Store, key string) []byte {
+func get(t testing.TB, st storage.Store, key string) []byte {
 	t.Helper()
 	rc, _, err := st.Get(context.Background(), key)
 	if err != nil {

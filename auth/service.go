@@ -113,7 +113,7 @@ type Service struct {
 	// bound that already applies to revocations seen through the directory;
 	// a logout on this replica drops its entry at once.
 	sessions sync.Map // session key → cachedSession
-	used    sync.Map // token id → time.Time of the last SetTokenUsed by this replica
+	used     sync.Map // token id → time.Time of the last SetTokenUsed by this replica
 
 	stop   context.CancelFunc
 	done   chan struct{}
