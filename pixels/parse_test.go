@@ -98,8 +98,8 @@ func jpegish(tag byte, n int) []byte { // a fragment that starts a JPEG codestre
 
 func TestFrameAssembly(t *testing.T) {
 	a1, a2 := jpegish(1, 6), bytes.Repeat([]byte{1}, 4) // frame 1 = two fragments
-	b1 := jpegish(2, 8)                                  // frame 2
-	c1, c2 := jpegish(3, 4), bytes.Repeat([]byte{3}, 2)  // frame 3
+	b1 := jpegish(2, 8)                                 // frame 2
+	c1, c2 := jpegish(3, 4), bytes.Repeat([]byte{3}, 2) // frame 3
 	frags := [][]byte{a1, a2, b1, c1, c2}
 	want := [][]byte{append(append([]byte{}, a1...), a2...), b1, append(append([]byte{}, c1...), c2...)}
 	// Offsets of frame starts relative to the first fragment's item tag.
