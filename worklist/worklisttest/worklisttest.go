@@ -66,6 +66,8 @@ func Run(t *testing.T, f Factory) {
 		{"EventsAcrossReplicas", testEvents},
 		{"Concurrency", testConcurrency},
 		{"Property", testProperty},
+		{"Rebuild", testRebuild},
+		{"StorageOutage", testStorageOutage},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
