@@ -1,7 +1,7 @@
 // Package qrs detects QRS complexes and scores detections against reference
 // annotations the way ANSI/AAMI EC57 does.
 //
-// The detector follows Pan & Tompkins (1985) — band-pass, derivative,
+// The detector follows Pan & Tompkins (1985) — band-pass (5–20 Hz here), derivative,
 // squaring, moving-window integration, two adaptive thresholds with
 // search-back and T-wave discrimination — with three changes that matter on
 // real recordings: it runs offline with zero-phase filters (no group delay to
@@ -29,7 +29,7 @@ func Detect(x []float64, fs float64) []int {
 	if fs < 50 || n < int(fs) {
 		return nil
 	}
-	f := dsp.FiltFilt(x, dsp.HighPass(5, fs), dsp.LowPass(15, fs))
+	f := dsp.FiltFilt(x, dsp.HighPass(5, fs), dsp.LowPass(20, fs))
 	slope := make([]float64, n) // |derivative|, normalised
 	for i := 2; i < n-2; i++ {
 		slope[i] = (f[i+2] + 2*f[i+1] - 2*f[i-1] - f[i-2]) / 8
@@ -213,6 +213,7 @@ func threshold(mwi, slope []float64, fs float64) []int {
 			npk = 0.125*p.amp + 0.875*npk
 		}
 	}
+	beats = pruneSplits(beats, mwi, 1.2, 0.8)
 	// Refine to the point of maximum combined slope near the energy peak.
 	out := make([]int, 0, len(beats))
 	w := int(0.08 * fs)
@@ -236,4 +237,35 @@ func threshold(mwi, slope []float64, fs float64) []int {
 		out = append(out, bi)
 	}
 	return out
+}
+
+// pruneSplits removes detections that split a normal RR interval in two
+// (previous-to-next distance under sum× the local median RR) while carrying
+// less energy than their neighbours: that is noise between two beats. An
+// ectopic beat is followed by a compensatory pause (the distance is about
+// two RRs) or carries more energy, so it stays.
+func pruneSplits(beats []int, mwi []float64, sum, amp float64) []int {
+	if len(beats) < 5 {
+		return beats
+	}
+	out := make([]int, 0, len(beats))
+	out = append(out, beats[0])
+	for i := 1; i < len(beats)-1; i++ {
+		lo, hi := max(1, i-8), min(len(beats)-1, i+8)
+		rr := make([]float64, 0, hi-lo+1)
+		for k := lo; k <= hi; k++ {
+			rr = append(rr, float64(beats[k]-beats[k-1]))
+		}
+		slices.Sort(rr)
+		med := rr[len(rr)/2]
+		prev := out[len(out)-1]
+		span := float64(beats[i+1] - prev)
+		a := mwi[beats[i]]
+		na := (mwi[prev] + mwi[beats[i+1]]) / 2
+		if span < sum*med && a < amp*na {
+			continue
+		}
+		out = append(out, beats[i])
+	}
+	return append(out, beats[len(beats)-1])
 }
