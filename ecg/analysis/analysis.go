@@ -70,6 +70,7 @@ type Analysis struct {
 	Measurements measure.Measurements `json:"measurements"`
 	Flags        []rules.Flag         `json:"flags"`
 	Critical     bool                 `json:"critical"`
+	Filter       dsp.Options          `json:"filter"`
 	RuleTable    string               `json:"rule_table"`
 	RuleVersion  string               `json:"rule_table_version"`
 
@@ -113,7 +114,7 @@ func Analyze(rec *ecg.Record, opts Options) (*Analysis, error) {
 		DurationS: float64(rec.Len()) / rec.FS, Device: rec.Device, Patient: rec.Patient,
 		RuleTable: table.Name, RuleVersion: table.Version,
 		DeviceStatements: rec.DeviceStatements, Notes: slices.Clone(rec.Notes),
-		Beats: []int{}, Flags: []rules.Flag{},
+		Beats: []int{}, Flags: []rules.Flag{}, Filter: fo,
 	}
 	if !rec.Acquired.IsZero() {
 		t := rec.Acquired

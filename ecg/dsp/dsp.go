@@ -88,12 +88,12 @@ type Options struct {
 	// HighPassHz removes baseline wander; 0.5 Hz zero-phase is within the
 	// AHA recommendation for ST measurement (≤ 0.67 Hz when zero-phase).
 	// 0 disables.
-	HighPassHz float64
+	HighPassHz float64 `json:"highpass_hz"`
 	// MainsHz is the notch frequency: 50 (China, default) or 60; 0 disables.
-	MainsHz float64
+	MainsHz float64 `json:"notch_hz"`
 	// LowPassHz is the upper corner; 0 disables. 150 Hz keeps diagnostic
 	// bandwidth; 40 Hz is the "monitor" setting.
-	LowPassHz float64
+	LowPassHz float64 `json:"lowpass_hz"`
 }
 
 // DefaultOptions is the chain Huren measures with: 0.5 Hz high-pass, 50 Hz

@@ -18,6 +18,7 @@ import (
 
 	"github.com/huren-health/huren/ecg"
 	"github.com/huren-health/huren/ecg/analysis"
+	"github.com/huren-health/huren/ecg/dsp"
 	"github.com/huren-health/huren/errkind"
 )
 
@@ -132,29 +133,26 @@ func draw(c canvas, a *analysis.Analysis, l layout) {
 	for i, n := range a.Leads {
 		idx[n] = i
 	}
-	// Non-standard recordings (MIT-BIH MLII/V5, single-lead strips): fill
-	// the grid with whatever leads exist, in order.
+	fs := a.FS
+	// Non-standard recordings (MIT-BIH MLII/V5, single-lead strips): each
+	// lead gets a full-width 10 s row instead of the 3×4 grid.
 	standard := 0
 	for _, n := range ecg.StandardLeads {
 		if _, ok := idx[n]; ok {
 			standard++
 		}
 	}
-	if standard < 6 {
-		k := 0
-		for r := 0; r < 3; r++ {
-			for col := 0; col < 4; col++ {
-				rows[r][col] = ""
-				if k < len(a.Leads) {
-					rows[r][col] = a.Leads[k]
-				}
-				k++
-			}
-		}
-	}
-	fs := a.FS
 	for r := 0; r < 3; r++ {
 		base := gy0 + l.rowH*(float64(r)+0.6)
+		if standard < 6 {
+			if r >= len(a.Leads) {
+				continue
+			}
+			calibration(c, marginL-calW-1, base, o)
+			trace(c, a.Clean[r], fs, 0, stripW/o.SpeedMMs, marginL+0.3, base, o)
+			c.text(marginL+labelPad, base-l.rowH*0.42, a.Leads[r]+qualityMark(a, a.Leads[r]), 3.2, colText, true)
+			continue
+		}
 		calibration(c, marginL-calW-1, base, o)
 		for col := 0; col < 4; col++ {
 			name := rows[r][col]
@@ -163,7 +161,7 @@ func draw(c canvas, a *analysis.Analysis, l layout) {
 				c.line(x0, base-3, x0, base+3, 0.3, colTrace) // column separator tick
 			}
 			i, ok := idx[name]
-			if name == "" || !ok {
+			if !ok {
 				continue
 			}
 			t0 := float64(col) * colDur
@@ -194,10 +192,16 @@ func draw(c canvas, a *analysis.Analysis, l layout) {
 		}
 	}
 	fy := gy0 + gh + 4.2
-	c.text(marginL, fy, fmt.Sprintf("%g mm/s   %g mm/mV   filter 0.5–150 Hz, %s   rules %s %s   Huren", o.SpeedMMs, o.GainMMmV, mainsText(), a.RuleTable, a.RuleVersion), 2.6, colText, false)
+	c.text(marginL, fy, fmt.Sprintf("%g mm/s   %g mm/mV   %s   rules %s %s   Huren", o.SpeedMMs, o.GainMMmV, filterText(a.Filter), a.RuleTable, a.RuleVersion), 2.6, colText, false)
 }
 
-func mainsText() string { return "50 Hz notch" }
+func filterText(f dsp.Options) string {
+	s := fmt.Sprintf("filter %g–%g Hz", f.HighPassHz, f.LowPassHz)
+	if f.MainsHz > 0 {
+		s += fmt.Sprintf(", %g Hz notch", f.MainsHz)
+	}
+	return s
+}
 
 func qualityMark(a *analysis.Analysis, lead string) string {
 	for _, q := range a.Quality.Leads {
@@ -266,7 +270,7 @@ func header(c canvas, a *analysis.Analysis, l layout) {
 		acq = append(acq, a.Device)
 	}
 	acq = append(acq, fmt.Sprintf("%s, %g Hz, %.1f s", a.Format, a.FS, a.DurationS))
-	c.text(marginL+150, y, strings.Join(acq, "   "), 2.8, colText, false)
+	c.text(marginL+125, y, strings.Join(acq, "   "), 2.8, colText, false)
 	m := a.Measurements
 	y += 5.5
 	hr := "—"
