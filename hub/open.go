@@ -10,11 +10,16 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/huren-health/huren/catalog"
 	catmemory "github.com/huren-health/huren/catalog/memory"
+	catredis "github.com/huren-health/huren/catalog/redis"
 	"github.com/huren-health/huren/dicomweb"
+	ecgweb "github.com/huren-health/huren/ecg/web"
 	"github.com/huren-health/huren/ingest"
+	"github.com/huren-health/huren/pixels/codec"
+	pixelweb "github.com/huren-health/huren/pixels/web"
 	"github.com/huren-health/huren/storage"
 	"github.com/huren-health/huren/storage/instrumented"
 	storeopen "github.com/huren-health/huren/storage/open"
@@ -26,6 +31,9 @@ import (
 type Backends struct {
 	Store   storage.Store
 	Catalog catalog.Catalog
+	// Redis is the shared client when cfg.Redis is set (nil on the
+	// embedded default). Each component keys under its own prefix.
+	Redis   goredis.UniversalClient
 	closers []namedCloser
 }
 
@@ -54,22 +62,33 @@ func OpenBackends(ctx context.Context, cfg Config, log *slog.Logger) (*Backends,
 	b.Store = store
 	b.closers = append(b.closers, namedCloser{"storage", store.Close})
 
-	cat, err := openCatalog(ctx, cfg, log)
-	if err != nil {
-		b.Close()
-		return nil, err
+	if cfg.Redis == "" {
+		b.Catalog = catmemory.New(log.With("component", "catalog"))
+	} else {
+		opts, err := goredis.ParseURL(cfg.Redis)
+		if err != nil {
+			b.Close()
+			return nil, fmt.Errorf("redis URL %s: %w", redact(cfg.Redis), err)
+		}
+		rdb := goredis.NewClient(opts)
+		b.closers = append(b.closers, namedCloser{"redis", rdb.Close})
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = rdb.Ping(pctx).Err()
+		cancel()
+		if err != nil {
+			b.Close()
+			return nil, fmt.Errorf("connect to redis %s: %w (is it running? check --redis / HUREN_REDIS)", redact(cfg.Redis), err)
+		}
+		b.Redis = rdb
+		b.Catalog = catredis.New(rdb, RedisPrefix+"cat:", log.With("component", "catalog"))
 	}
-	b.Catalog = cat
-	b.closers = append(b.closers, namedCloser{"catalog", cat.Close})
+	b.closers = append(b.closers, namedCloser{"catalog", b.Catalog.Close})
 	return b, nil
 }
 
-func openCatalog(ctx context.Context, cfg Config, log *slog.Logger) (catalog.Catalog, error) {
-	if cfg.Redis == "" {
-		return catmemory.New(log.With("component", "catalog")), nil
-	}
-	return nil, fmt.Errorf("redis catalog: not wired yet")
-}
+// RedisPrefix starts every key Huren writes to Redis, so one Redis can be
+// shared with other applications and `reindex` knows what is ours.
+const RedisPrefix = "huren:"
 
 // Open builds a ready-to-serve hub: backends, services, routes. When the
 // catalog is in-process (embedded default) it is rebuilt from storage first,
@@ -95,6 +114,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*Se
 		return err
 	})
 
+	if b.Redis != nil {
+		rdb := b.Redis
+		s.readiness("redis", func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
+	}
 	if cfg.Redis == "" {
 		start := time.Now()
 		st, err := ingest.Reindex(ctx, b.Store, b.Catalog, log)
@@ -133,9 +156,29 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*Se
 		s.Close()
 		return nil, err
 	}
+	px, err := pixelweb.New(pixelweb.Config{
+		Store:      store,
+		Locator:    b.Catalog,
+		Registry:   codec.Registry(),
+		Logger:     log,
+		Registerer: s.reg,
+	})
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
 	group := s.engine.Group("/dicom-web", dicomweb.CORS(cfg.CORSOrigins))
 	dw.Register(group)
-	_ = gin.IRouter(group)
+	px.Register(group)
+
+	ecgh, err := ecgweb.New(store, ecgweb.Config{MaxBytes: 64 << 20}, log, s.reg)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	api := s.engine.Group("/api")
+	ecgh.Register(api)
+	_ = gin.IRouter(api)
 	return s, nil
 }
 

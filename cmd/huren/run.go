@@ -23,6 +23,7 @@ func commands() map[string]command {
 		"serve":   {"run the hub (embedded default: files under ./huren-data, in-process state)", runServe},
 		"reindex": {"rebuild the catalog (and worklist) from object storage", runReindex},
 		"version": {"print the version", runVersion},
+		"ecg":     {"analyze an ECG file (DICOM waveform, HL7 aECG, SCP-ECG, WFDB): measurements, flags, tracing", runECG},
 	}
 }
 
