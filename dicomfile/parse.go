@@ -42,7 +42,10 @@ func Parse(r io.Reader, size int64, opts Options) (f *File, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			f = nil
-			err = fmt.Errorf("%w: internal parser error (%v); please report this file to the Huren maintainers\n%s", ErrMalformed, p, debug.Stack())
+			err = fmt.Errorf("%w: internal parser error (%v); please report this file to the Huren maintainers", ErrMalformed, p)
+			if opts.Logger != nil {
+				opts.Logger.Error("dicomfile: parser panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			}
 		}
 	}()
 	opts = opts.withDefaults()

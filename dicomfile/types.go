@@ -1,6 +1,10 @@
 package dicomfile
 
-import "github.com/huren-health/huren/dicomjson"
+import (
+	"log/slog"
+
+	"github.com/huren-health/huren/dicomjson"
+)
 
 // Options bounds the work Parse does on untrusted input. The zero value means
 // the defaults.
@@ -15,6 +19,9 @@ type Options struct {
 	// MaxInflatedBytes caps the inflated size of a Deflated Explicit VR Little
 	// Endian dataset (zip-bomb guard). Default 1 GiB.
 	MaxInflatedBytes int64
+	// Logger receives the stack of an internal error (a recovered panic);
+	// nil means silent. Errors returned to the caller never carry stacks.
+	Logger *slog.Logger
 }
 
 const (
