@@ -201,6 +201,7 @@ func TestJSONEncoding(t *testing.T) {
 	b.elem(0x0029, 0x1001, "OB", []byte{1, 2, 3, 4})
 	b.str(0x0020, 0x4000, "LT", "line one\r\nline two  ")
 	b.str(0x0018, 0x1030, "LO", "bad number")
+	b.elem(0x0018, 0x9902, "UV", binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, 7), 1<<60))
 	b.str(0x0020, 0x0012, "IS", "1A")
 	f := b.parse(t, Options{})
 	got, err := json.Marshal(f.Dataset)
@@ -209,7 +210,7 @@ func TestJSONEncoding(t *testing.T) {
 	}
 	want := `{"00080005":{"vr":"CS","Value":["ISO_IR 192"]},"00080018":{"vr":"UI","Value":["1.2.3.4"]},"00080060":{"vr":"CS","Value":["CT"]},"00080070":{"vr":"LO"},` +
 		`"00100010":{"vr":"PN","Value":[{"Alphabetic":"Wang^Xiaodong","Ideographic":"王^小東"},{"Alphabetic":"Li^Lei"}]},` +
-		`"00181030":{"vr":"LO","Value":["bad number"]},"00181160":{"vr":"SH","Value":["A",null,"B"]},` +
+		`"00181030":{"vr":"LO","Value":["bad number"]},"00189902":{"vr":"UV","Value":[7,"1152921504606846976"]},"00181160":{"vr":"SH","Value":["A",null,"B"]},` +
 		`"00189087":{"vr":"FD","Value":["NaN"]},"00180050":{"vr":"DS","Value":[2.5]},` +
 		`"00200012":{"vr":"IS","Value":["1A"]},"00200013":{"vr":"IS","Value":[12]},"00200037":{"vr":"DS","Value":[1,0,0,0,1,-0]},` +
 		`"00204000":{"vr":"LT","Value":["line one\r\nline two"]},"00280009":{"vr":"AT","Value":["00181063"]},` +

@@ -122,11 +122,21 @@ func (p *parser) decodeValue(h elemHeader, val []byte, cs *charset) *dicomjson.E
 		}
 	case "SV":
 		for i := 0; i+8 <= len(val); i += 8 {
-			el.Value = append(el.Value, int64(bo.Uint64(val[i:])))
+			v := int64(bo.Uint64(val[i:]))
+			if v > maxSafeInt || v < -maxSafeInt {
+				el.Value = append(el.Value, strconv.FormatInt(v, 10))
+			} else {
+				el.Value = append(el.Value, v)
+			}
 		}
 	case "UV":
 		for i := 0; i+8 <= len(val); i += 8 {
-			el.Value = append(el.Value, bo.Uint64(val[i:]))
+			v := bo.Uint64(val[i:])
+			if v > maxSafeInt {
+				el.Value = append(el.Value, strconv.FormatUint(v, 10))
+			} else {
+				el.Value = append(el.Value, int64(v))
+			}
 		}
 	case "FL":
 		for i := 0; i+4 <= len(val); i += 4 {
@@ -251,6 +261,10 @@ func numberValue(vr, s string) any {
 	}
 	return f
 }
+
+// maxSafeInt is 2^53: SV/UV values beyond it are JSON strings (PS3.18
+// F.2.3.1), since JavaScript clients would silently round them as numbers.
+const maxSafeInt = 1 << 53
 
 // jsonFloat keeps finite floats as numbers and encodes NaN and infinities as
 // the strings PS3.18 F.2.3.1 specifies, since JSON has no such numbers.
