@@ -176,6 +176,18 @@ func checkCorpusFile(t *testing.T, root, rel string) (hashed, encapsulated bool)
 		}
 		return false, false
 	}
+	// Streaming (non-seekable, size unknown) must give the same result.
+	if data, err := os.ReadFile(path); err == nil {
+		sf, err := Parse(struct{ io.Reader }{bytes.NewReader(data)}, -1, Options{})
+		if err != nil {
+			t.Fatalf("streaming parse: %v", err)
+		}
+		a, _ := json.Marshal(f)
+		b, _ := json.Marshal(sf)
+		if !bytes.Equal(a, b) {
+			t.Errorf("streaming parse differs from seekable parse")
+		}
+	}
 	verr := Validate(f)
 	if mustFail && want != nil {
 		if !errors.Is(verr, want) {
