@@ -199,7 +199,8 @@ func rhythm(m Measurements) []Label {
 	}
 	hasP := m.PR != nil && *m.PR >= 100 && *m.PR <= 300
 	hr := rr.HR
-	irregular := rr.Irregularity > 0.10 && rr.SDRR/rr.MeanRR > 0.08
+	// Irregularity needs enough intervals to mean anything: 8 RRs.
+	irregular := rr.Beats >= 9 && rr.Irregularity > 0.10 && rr.SDRR/rr.MeanRR > 0.08
 	wide := m.QRS != nil && *m.QRS >= 120
 	switch {
 	case irregular && !hasP:
