@@ -147,10 +147,10 @@ func newCharset(vals []any) *charset {
 		cs.isSimple = !cs.iso2022
 	case num == "13":
 		cs.g0, cs.g1 = gRomaji, gKatakana
-	case num == "87":
-		cs.g0 = gJIS0208
-	case num == "159":
-		cs.g0 = gJIS0212
+	case num == "87" || num == "159":
+		// Two-byte sets are only ever invoked by escape sequences; a value
+		// 1 naming one (a writer error) must not turn plain ASCII into
+		// kanji, so G0 starts as ASCII, as in ISO-2022-JP.
 	case num == "149":
 		cs.g1 = gKSX1001
 	case num == "58":
@@ -191,7 +191,7 @@ func isASCII(b []byte) bool {
 
 // decode decodes one value (no backslash splitting) to UTF-8.
 func (cs *charset) decode(b []byte, pn bool) string {
-	if isASCII(b) && cs.g0 != gJIS0208 && cs.g0 != gJIS0212 {
+	if isASCII(b) {
 		return string(b)
 	}
 	switch {

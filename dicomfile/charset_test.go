@@ -68,6 +68,7 @@ func TestDecodeCharsets(t *testing.T) {
 		{"iso 2022 ir 159", []any{"", "ISO 2022 IR 159"}, jis0212, false, []string{"丂"}},
 		{"iso 2022 ir 100 escape", []any{"ISO 2022 IR 6", "ISO 2022 IR 100"}, []byte("\x1b-A\xe9t\xe9"), false, []string{"été"}},
 		{"unknown escape", []any{"", "ISO 2022 IR 87"}, []byte("a\x1bZb"), false, []string{"a\uFFFDZb"}},
+		{"IR 87 as value 1 keeps ASCII", []any{"ISO 2022 IR 87"}, []byte("CT^HEAD"), true, []string{"CT^HEAD"}},
 		{"multi-valued", []any{"ISO_IR 100"}, []byte("a\\\\\xe9"), false, []string{"a", "", "é"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
