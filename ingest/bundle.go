@@ -102,8 +102,8 @@ func (s *Service) buildBundle(ctx context.Context, study, series string) error {
 		return fmt.Errorf("bundle %s/%s: %w", study, series, err)
 	}
 	old := map[string][]byte{}
-	if hdr, body, err := s.readBundleAll(ctx, study, series); err == nil {
-		if hdr.Etag == Etag(recs) {
+	if hdr, body, err := s.readBundleAll(ctx, study, series, Etag(recs)); err == nil {
+		if body == nil {
 			return nil // already current
 		}
 		var off int64
@@ -178,12 +178,17 @@ func openBundle(ctx context.Context, st storage.Reader, study, series string) (*
 	return &hdr, br, rc, nil
 }
 
-func (s *Service) readBundleAll(ctx context.Context, study, series string) (*bundleHeader, []byte, error) {
+// readBundleAll reads a bundle; when its etag is current it stops after
+// the header and returns a nil body.
+func (s *Service) readBundleAll(ctx context.Context, study, series, current string) (*bundleHeader, []byte, error) {
 	hdr, br, c, err := openBundle(ctx, s.store, study, series)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer c.Close()
+	if hdr.Etag == current {
+		return hdr, nil, nil
+	}
 	body, err := io.ReadAll(io.LimitReader(br, maxBundleBytes+1))
 	if err != nil {
 		return nil, nil, err
