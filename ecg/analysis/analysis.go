@@ -187,7 +187,7 @@ func Analyze(rec *ecg.Record, opts Options) (*Analysis, error) {
 		a.Notes = append(a.Notes, fmt.Sprintf("sampled at %g Hz: below the 250 Hz needed for reliable interval measurement", rec.FS))
 	}
 	for _, c := range a.DeviceCompare {
-		if c.Name == "Heart Rate" && c.Huren != nil && c.Device > 0 && math.Abs(*c.Huren-c.Device) > 0.2*c.Device {
+		if strings.EqualFold(c.Name, "Heart Rate") && c.Huren != nil && c.Device > 0 && math.Abs(*c.Huren-c.Device) > 0.2*c.Device {
 			a.Notes = append(a.Notes, fmt.Sprintf("the device reports HR %.0f bpm but the stored waveform shows %.0f bpm: check the recording", c.Device, *c.Huren))
 		}
 	}
@@ -327,7 +327,13 @@ func (a *Analysis) compareDevice(rec *ecg.Record) {
 		ours["Heart Rate"], ours["RR Interval"] = &hr, &rr
 	}
 	for _, d := range rec.DeviceMeasurements {
-		h, ok := ours[d.Name]
+		var h *float64
+		ok := false
+		for k, v := range ours {
+			if strings.EqualFold(k, d.Name) {
+				h, ok = v, true
+			}
+		}
 		if !ok {
 			continue
 		}

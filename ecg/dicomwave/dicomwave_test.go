@@ -1,6 +1,7 @@
 package dicomwave
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"testing"
@@ -107,4 +108,26 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestWrongLeadCount: a channel count that disagrees with the channel
+// definitions, or one larger than the data holds, is an error.
+func TestWrongLeadCount(t *testing.T) {
+	b, err := os.ReadFile("testdata/waveform_ecg.dcm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (003A,0005) US, value 12, explicit VR little endian.
+	tag := []byte{0x3a, 0x00, 0x05, 0x00, 'U', 'S', 0x02, 0x00, 12, 0}
+	i := bytes.Index(b, tag)
+	if i < 0 {
+		t.Fatal("channel count element not found")
+	}
+	for _, n := range []byte{11, 13, 0} {
+		c := bytes.Clone(b)
+		c[i+8] = n
+		if _, err := Parse(c); err == nil {
+			t.Errorf("%d channels declared: no error", n)
+		}
+	}
 }

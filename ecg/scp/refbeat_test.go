@@ -79,10 +79,10 @@ func mkSection(id int, body []byte) []byte {
 	return append(h, body...)
 }
 
-// TestReferenceBeatSubtraction builds an SCP-ECG whose rhythm data is the
-// residual after reference-beat subtraction (sections 4/5, second and first
-// differences) and checks Parse restores the original samples exactly.
-func TestReferenceBeatSubtraction(t *testing.T) {
+// buildRefBeatSCP builds an SCP-ECG whose rhythm data is the residual after
+// reference-beat subtraction (sections 4/5, second and first differences)
+// and returns it with the original samples.
+func buildRefBeatSCP() ([]byte, [][]int64) {
 	const n, nLeads = 1000, 2
 	refLen, fid := 100, 40 // reference beat: 100 samples, fiducial at sample 40 (1-based)
 	ref := make([][]int64, nLeads)
@@ -173,7 +173,13 @@ func TestReferenceBeatSubtraction(t *testing.T) {
 	file = append(file, mkSection(0, ptrs)...)
 	file = append(file, rest...)
 	binary.LittleEndian.PutUint32(file[2:], uint32(len(file)))
+	return file, orig
+}
 
+// TestReferenceBeatSubtraction checks Parse restores the original samples
+// of a reference-beat-subtracted record exactly.
+func TestReferenceBeatSubtraction(t *testing.T) {
+	file, orig := buildRefBeatSCP()
 	rec, err := Parse(file)
 	if err != nil {
 		t.Fatal(err)

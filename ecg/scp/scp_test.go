@@ -71,6 +71,8 @@ func FuzzParse(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	rb, _ := buildRefBeatSCP()
+	f.Add(rb)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		rec, err := Parse(b)
 		if err == nil {
