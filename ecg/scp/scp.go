@@ -291,11 +291,12 @@ func addReferenceBeat(rhythm [][]int64, avm6, interval6 int, s4, s5 []byte, lead
 			continue
 		}
 		for li := range rhythm {
-			for s := start; s <= end; s++ {
+			// Clamp the zone to the rhythm and to the reference beat before
+			// looping: the fields are untrusted 32-bit sample numbers.
+			lo := max(start, 1, qf-fid+1)
+			hi := min(end, len(rhythm[li]), qf-fid+len(ref[li]))
+			for s := lo; s <= hi; s++ {
 				ri := s - qf + fid // 1-based index into the reference beat
-				if s < 1 || s > len(rhythm[li]) || ri < 1 || ri > len(ref[li]) {
-					continue
-				}
 				// Reference beat values are in section 5's units.
 				rhythm[li][s-1] += int64(math.Round(float64(ref[li][ri-1]) * float64(avm5) / float64(avm6)))
 			}
