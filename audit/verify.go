@@ -319,7 +319,16 @@ func Search(ctx context.Context, src Source, q Query) ([]Record, error) {
 }
 
 func trimNewest(rs *[]Record, n int) {
-	sort.SliceStable(*rs, func(i, j int) bool { return (*rs)[i].Time.After((*rs)[j].Time) })
+	sort.SliceStable(*rs, func(i, j int) bool {
+		a, b := (*rs)[i], (*rs)[j]
+		if !a.Time.Equal(b.Time) {
+			return a.Time.After(b.Time)
+		}
+		if a.Node != b.Node {
+			return a.Node < b.Node
+		}
+		return a.Seq > b.Seq
+	})
 	if len(*rs) > n {
 		*rs = (*rs)[:n]
 	}

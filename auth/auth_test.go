@@ -267,12 +267,12 @@ func TestInputValidation(t *testing.T) {
 func TestReplicasShareState(t *testing.T) {
 	addr := testbackend.RedisAddr(t)
 	prefix := testbackend.UniqueName("huren-test-auth-") + ":"
-	open := func() auth.State {
+	open := func() *redis.State {
 		s, err := redis.Open("redis://"+addr+"/0", prefix)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = s.Close() })
+		t.Cleanup(func() { _ = s.Purge(context.Background()); _ = s.Close() })
 		return s
 	}
 	st := newStore(t)

@@ -80,6 +80,7 @@ func BenchmarkAuthenticateAndAuthorize(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer s.Close()
+		defer s.Purge(context.Background())
 		run(b, s)
 	})
 }

@@ -181,6 +181,31 @@ func (s *State) TokensUsed(ctx context.Context, ids []string) (map[string]time.T
 	return out, nil
 }
 
+// Purge deletes every key of this State's prefix (all sessions, counters,
+// the generation and last-use times): "log everyone out" for operators,
+// and cleanup for tests on a shared server. It uses SCAN, never KEYS or
+// FLUSHDB.
+func (s *State) Purge(ctx context.Context) error {
+	iter := s.c.Scan(ctx, 0, s.prefix+"auth:*", 500).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 500 {
+			if err := s.c.Del(ctx, batch...).Err(); err != nil {
+				return wrap("purge", err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return wrap("purge", err)
+	}
+	if len(batch) > 0 {
+		return wrap("purge", s.c.Del(ctx, batch...).Err())
+	}
+	return nil
+}
+
 // Ping implements auth.State.
 func (s *State) Ping(ctx context.Context) error { return wrap("ping", s.c.Ping(ctx).Err()) }
 
