@@ -255,3 +255,18 @@ func CopyRecord(rec Record) Record {
 	rec.Attrs = d
 	return rec
 }
+
+// InstancePart is what is left of a normalised record's Attrs after
+// removing StudyPart and SeriesPart: the three partition Attrs, so a
+// backend may store the parts separately (sharing identical study and
+// series parts between instances) and merge them back losslessly.
+func InstancePart(rec Record) dicomjson.Dataset {
+	out := dicomjson.Dataset{}
+	for tag, e := range rec.Attrs {
+		l := levelOf(tag)
+		if computed[tag] || l&(atStudy|atSeries) == 0 {
+			out[tag] = e
+		}
+	}
+	return out
+}

@@ -28,6 +28,8 @@ package redis
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -175,7 +177,9 @@ func (c *Catalog) Put(ctx context.Context, rec catalog.Record) error {
 
 // putArgs prepares KEYS and ARGV of putScript (see scripts.go).
 func (c *Catalog) putArgs(rec catalog.Record) ([]string, []any, error) {
-	recJSON, err := json.Marshal(rec)
+	stored := rec
+	stored.Attrs = catalog.InstancePart(rec)
+	recJSON, err := json.Marshal(stored)
 	if err != nil {
 		return nil, nil, fmt.Errorf("catalog redis put %s: %w", rec.InstanceUID, err)
 	}
@@ -194,9 +198,15 @@ func (c *Catalog) putArgs(rec catalog.Record) ([]string, []any, error) {
 	score := catalog.StudyScore(stPart)
 	keys := []string{c.key("i", rec.InstanceUID), c.key("x", "date")}
 	args := []any{c.base, rec.InstanceUID, rec.StudyUID, rec.SeriesUID, rec.Site,
-		strconv.FormatInt(catalog.ReceivedScore(rec.ReceivedAt), 10), recJSON, stJSON, idxJSON,
-		strconv.FormatInt(score, 10), seJSON, modsJSON}
+		strconv.FormatInt(catalog.ReceivedScore(rec.ReceivedAt), 10), recJSON,
+		contentID(stJSON), stJSON, idxJSON, strconv.FormatInt(score, 10), contentID(seJSON), seJSON, modsJSON}
 	return keys, args, nil
+}
+
+// contentID names a stored study or series part by its content.
+func contentID(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:12])
 }
 
 // studyIndex lists the index entries of a study whose representative has
@@ -223,27 +233,41 @@ func (c *Catalog) studyIndex(study string, stPart dicomjson.Dataset) [][]string 
 
 // Instance implements catalog.Catalog.
 func (c *Catalog) Instance(ctx context.Context, uid string) (catalog.Record, error) {
-	s, err := c.rdb.HGet(ctx, c.key("i", uid), "rec").Result()
-	if errors.Is(err, goredis.Nil) {
+	recs, err := c.records(ctx, c.key("i", uid), "i", uid)
+	if err != nil {
+		return catalog.Record{}, err
+	}
+	if len(recs) == 0 {
 		return catalog.Record{}, fmt.Errorf("catalog instance %s: %w", uid, catalog.ErrNotFound)
 	}
-	if err != nil {
-		return catalog.Record{}, c.fail("instance "+uid, err)
-	}
-	return decodeRecord(s)
+	return recs[0], nil
 }
 
-// records returns the records listed in a study or series zset.
-func (c *Catalog) records(ctx context.Context, zset string) ([]catalog.Record, error) {
-	raw, err := recordsScript.Run(ctx, c.rdb, []string{zset}, c.base).StringSlice()
-	if err != nil {
-		return nil, c.fail("records "+zset, err)
+// records runs recordsScript (mode "z": key is a zset; "i": key is the
+// instance key of sop) and merges each record's parts back together.
+func (c *Catalog) records(ctx context.Context, key, mode string, sop ...string) ([]catalog.Record, error) {
+	args := []any{c.base, mode}
+	for _, s := range sop {
+		args = append(args, s)
 	}
-	out := make([]catalog.Record, 0, len(raw))
-	for _, s := range raw {
-		r, err := decodeRecord(s)
+	raw, err := recordsScript.Run(ctx, c.rdb, []string{key}, args...).StringSlice()
+	if err != nil {
+		return nil, c.fail("records "+key, err)
+	}
+	out := make([]catalog.Record, 0, len(raw)/3)
+	for i := 0; i+2 < len(raw); i += 3 {
+		r, err := decodeRecord(raw[i])
 		if err != nil {
 			return nil, err
+		}
+		for _, part := range raw[i+1 : i+3] {
+			d, err := dicomjson.Decode([]byte(part))
+			if err != nil {
+				return nil, fmt.Errorf("catalog redis: stored part of %s: %w", r.InstanceUID, err)
+			}
+			for t, e := range d {
+				r.Attrs[t] = e
+			}
 		}
 		out = append(out, r)
 	}
@@ -256,7 +280,7 @@ func (c *Catalog) Instances(ctx context.Context, studyUID, seriesUID string) ([]
 	if seriesUID != "" {
 		zset = c.key("se", studyUID, seriesUID, "i")
 	}
-	recs, err := c.records(ctx, zset)
+	recs, err := c.records(ctx, zset, "z")
 	if err != nil {
 		return nil, err
 	}

@@ -6,27 +6,33 @@ import goredis "github.com/redis/go-redis/v9"
 // readers see an instance, its study/series aggregates, representatives and
 // indexes change together.
 //
-// Keys (see Catalog.key; the Lua K* helpers below build the same names):
+// Keys (see Catalog.key; the Lua code builds the same names from B):
 //
 //	B = "{prefix}:"  (the braces make it a Cluster hash tag: one slot)
-//	B.."i:"..sop                hash  rec, st, se, site, ts, stpart, stidx, score, separt, mods
-//	B.."st:"..study             hash  rep, attrs, idx, score, n, e:<series>, m:<modality>, s:<site>
-//	B.."st:"..study..":i"       zset  sop → ReceivedScore
-//	B.."se:"..study..":"..series       hash  rep, attrs, n, s:<site>
-//	B.."se:"..study..":"..series..":i" zset  sop → ReceivedScore
-//	B.."x:date"                 zset  study → StudyScore
+//	B.."i:"..sop           hash  rec, st, se, site, ts, score, mods, stsha, sesha
+//	B.."st:"..study        hash  rep, repsha, idx, score, n, e:<series>, m:<modality>,
+//	                             s:<site>, p:<sha>, x:<sha>, c:<sha>
+//	B.."st:"..study..":i"  zset  sop → ReceivedScore
+//	B.."se:"..study..":"..series        hash  rep, repsha, n, s:<site>, p:<sha>, c:<sha>
+//	B.."se:"..study..":"..series..":i"  zset  sop → ReceivedScore
+//	B.."x:date"            zset  study → StudyScore
 //	B.."x:pid:"..id / "x:acc:"..v / "x:mod:"..m / "x:site:"..s   set of studies
-//	B.."x:pn"                   zset  (score 0) PNTokens(PatientName).."\0"..study, for ZRANGEBYLEX
+//	B.."x:pn"              zset  (score 0) PNTokens(PatientName).."\0"..study, for ZRANGEBYLEX
+//
+// An instance's "rec" holds the record with only its catalog.InstancePart;
+// its StudyPart and SeriesPart are stored once per distinct content in the
+// study / series hash as p:<sha> with a reference count c:<sha> (nearly all
+// instances of a study share one), so Redis memory grows with the
+// instance-level attributes, not with repeated patient and study data. The
+// study part's index entries are x:<sha>: a JSON list of ["s", setKey]
+// (SADD study) and ["z", zsetKey, member] (ZADD 0 member). The study's
+// representative is the top of its ":i" zset (greatest ReceivedScore, ties:
+// greatest sop); "idx" is the index list currently applied, so a change of
+// representative removes exactly what the old one added.
 //
 // The keys a script touches beyond KEYS are derived from ARGV[1] (B) and
-// from the stored instance; all share B's hash tag, so the scripts are
-// valid on Redis Cluster as well as on a single server.
-//
-// An instance's "stidx" is the JSON list of index entries its study would
-// have if it were the representative: ["s", setKey] (SADD study) or
-// ["z", zsetKey, member] (ZADD 0 member). The study's "idx" holds the list
-// currently applied, so a change of representative removes exactly what
-// the old one added.
+// the stored instance; all share B's hash tag, so the scripts are valid on
+// Redis Cluster as well as on a single server.
 const luaPrelude = `
 local B = ARGV[1]
 local function apply(idx, study, add)
@@ -50,10 +56,11 @@ local function refresh_study(study)
     redis.call('ZREM', B .. 'x:date', study)
     return
   end
-  local v = redis.call('HMGET', B .. 'i:' .. top[1], 'stpart', 'stidx', 'score')
-  apply(v[2], study, true)
-  redis.call('HSET', sk, 'rep', top[1], 'attrs', v[1], 'idx', v[2], 'score', v[3])
-  redis.call('ZADD', B .. 'x:date', v[3], study)
+  local v = redis.call('HMGET', B .. 'i:' .. top[1], 'stsha', 'score')
+  local idx = redis.call('HGET', sk, 'x:' .. v[1])
+  apply(idx, study, true)
+  redis.call('HSET', sk, 'rep', top[1], 'repsha', v[1], 'idx', idx, 'score', v[2])
+  redis.call('ZADD', B .. 'x:date', v[2], study)
 end
 local function refresh_series(study, series)
   local ek = B .. 'se:' .. study .. ':' .. series
@@ -62,7 +69,7 @@ local function refresh_series(study, series)
     redis.call('DEL', ek)
     return
   end
-  redis.call('HSET', ek, 'rep', top[1], 'attrs', redis.call('HGET', B .. 'i:' .. top[1], 'separt'))
+  redis.call('HSET', ek, 'rep', top[1], 'repsha', redis.call('HGET', B .. 'i:' .. top[1], 'sesha'))
 end
 local function dec(key, field)
   if redis.call('HINCRBY', key, field, -1) <= 0 then
@@ -73,7 +80,7 @@ local function dec(key, field)
 end
 local function remove(sop)
   local ik = B .. 'i:' .. sop
-  local v = redis.call('HMGET', ik, 'st', 'se', 'site', 'mods')
+  local v = redis.call('HMGET', ik, 'st', 'se', 'site', 'mods', 'stsha', 'sesha')
   if not v[1] then return 0 end
   local study, series, site = v[1], v[2], v[3]
   local sk = B .. 'st:' .. study
@@ -88,6 +95,8 @@ local function remove(sop)
   end
   if dec(sk, 's:' .. site) then redis.call('SREM', B .. 'x:site:' .. site, study) end
   dec(ek, 's:' .. site)
+  if dec(sk, 'c:' .. v[5]) then redis.call('HDEL', sk, 'p:' .. v[5], 'x:' .. v[5]) end
+  if dec(ek, 'c:' .. v[6]) then redis.call('HDEL', ek, 'p:' .. v[6]) end
   redis.call('DEL', ik)
   refresh_study(study)
   refresh_series(study, series)
@@ -98,23 +107,31 @@ end
 // putScript indexes one instance, replacing any earlier version of it.
 //
 //	KEYS[1] = B.."i:"..sop   KEYS[2] = B.."x:date"
-//	ARGV    = B, sop, study, series, site, ReceivedScore, record JSON,
-//	          StudyPart JSON, stidx JSON, StudyScore, SeriesPart JSON,
+//	ARGV    = B, sop, study, series, site, ReceivedScore, record JSON
+//	          (InstancePart only), StudyPart sha, StudyPart JSON, index list
+//	          JSON, StudyScore, SeriesPart sha, SeriesPart JSON,
 //	          modalities JSON (array of strings)
 //	returns 1
 var putScript = goredis.NewScript(luaPrelude + `
 local sop, study, series, site, ts = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local stsha, sesha = ARGV[8], ARGV[12]
 remove(sop)
 redis.call('HSET', KEYS[1], 'rec', ARGV[7], 'st', study, 'se', series, 'site', site, 'ts', ts,
-  'stpart', ARGV[8], 'stidx', ARGV[9], 'score', ARGV[10], 'separt', ARGV[11], 'mods', ARGV[12])
+  'score', ARGV[11], 'mods', ARGV[14], 'stsha', stsha, 'sesha', sesha)
 local sk = B .. 'st:' .. study
 local ek = B .. 'se:' .. study .. ':' .. series
+if redis.call('HINCRBY', sk, 'c:' .. stsha, 1) == 1 then
+  redis.call('HSET', sk, 'p:' .. stsha, ARGV[9], 'x:' .. stsha, ARGV[10])
+end
+if redis.call('HINCRBY', ek, 'c:' .. sesha, 1) == 1 then
+  redis.call('HSET', ek, 'p:' .. sesha, ARGV[13])
+end
 redis.call('ZADD', sk .. ':i', ts, sop)
 redis.call('ZADD', ek .. ':i', ts, sop)
 redis.call('HINCRBY', sk, 'n', 1)
 redis.call('HINCRBY', ek, 'n', 1)
 redis.call('HINCRBY', sk, 'e:' .. series, 1)
-for _, m in ipairs(cjson.decode(ARGV[12])) do
+for _, m in ipairs(cjson.decode(ARGV[14])) do
   if redis.call('HINCRBY', sk, 'm:' .. m, 1) == 1 then redis.call('SADD', B .. 'x:mod:' .. m, study) end
 end
 if redis.call('HINCRBY', sk, 's:' .. site, 1) == 1 then redis.call('SADD', B .. 'x:site:' .. site, study) end
@@ -132,17 +149,26 @@ var deleteScript = goredis.NewScript(luaPrelude + `
 return remove(ARGV[2])
 `)
 
-// recordsScript returns the record JSON of every instance of a study or
-// series zset, in one round trip (read-only).
+// recordsScript returns, in one round trip (read-only), the stored record
+// of instances with their study and series parts:
 //
-//	KEYS[1] = the zset (B.."st:"..study..":i" or B.."se:"..study..":"..series..":i")
-//	ARGV    = B
-//	returns an array of record JSON strings
+//	KEYS[1] = a study or series zset (B.."st:"..study..":i",
+//	          B.."se:"..study..":"..series..":i") when ARGV[2] == "z",
+//	          or the instance key B.."i:"..sop when ARGV[2] == "i"
+//	ARGV    = B, mode, [sop]
+//	returns a flat array: record JSON, StudyPart JSON, SeriesPart JSON, …
 var recordsScript = goredis.NewScript(`
+local B = ARGV[1]
+local sops
+if ARGV[2] == 'z' then sops = redis.call('ZRANGE', KEYS[1], 0, -1) else sops = {ARGV[3]} end
 local out = {}
-for _, sop in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local r = redis.call('HGET', ARGV[1] .. 'i:' .. sop, 'rec')
-  if r then out[#out + 1] = r end
+for _, sop in ipairs(sops) do
+  local v = redis.call('HMGET', B .. 'i:' .. sop, 'rec', 'st', 'se', 'stsha', 'sesha')
+  if v[1] then
+    out[#out + 1] = v[1]
+    out[#out + 1] = redis.call('HGET', B .. 'st:' .. v[2], 'p:' .. v[4]) or '{}'
+    out[#out + 1] = redis.call('HGET', B .. 'se:' .. v[2] .. ':' .. v[3], 'p:' .. v[5]) or '{}'
+  end
 end
 return out
 `)

@@ -282,10 +282,11 @@ func toAny(ss []string) []any {
 // decodeStudy turns a study summary hash into a StudyView; ok is false for
 // a study deleted meanwhile.
 func (s *source) decodeStudy(uid string, h map[string]string) (catalog.StudyView, bool, error) {
-	if h["attrs"] == "" {
+	part := h["p:"+h["repsha"]]
+	if h["repsha"] == "" || part == "" {
 		return catalog.StudyView{}, false, nil
 	}
-	attrs, err := dicomjson.Decode([]byte(h["attrs"]))
+	attrs, err := dicomjson.Decode([]byte(part))
 	if err != nil {
 		return catalog.StudyView{}, false, s.c.fail("study summary "+uid, err)
 	}
@@ -334,10 +335,11 @@ func (s *source) Series(ctx context.Context, studyUID string) ([]catalog.SeriesV
 	out := make([]catalog.SeriesView, 0, len(uids))
 	for i, u := range uids {
 		h := cmds[i].Val()
-		if h["attrs"] == "" {
+		part := h["p:"+h["repsha"]]
+		if h["repsha"] == "" || part == "" {
 			continue
 		}
-		attrs, err := dicomjson.Decode([]byte(h["attrs"]))
+		attrs, err := dicomjson.Decode([]byte(part))
 		if err != nil {
 			return nil, c.fail("series summary "+u, err)
 		}
@@ -355,5 +357,5 @@ func (s *source) Series(ctx context.Context, studyUID string) ([]catalog.SeriesV
 }
 
 func (s *source) Records(ctx context.Context, studyUID, seriesUID string) ([]catalog.Record, error) {
-	return s.c.records(ctx, s.c.key("se", studyUID, seriesUID, "i"))
+	return s.c.records(ctx, s.c.key("se", studyUID, seriesUID, "i"), "z")
 }
