@@ -177,3 +177,28 @@ func TestParamsAndEncode(t *testing.T) {
 		}
 	}
 }
+
+// TestBoxGray: area averaging is exact on constant blocks and keeps
+// the mean of a gradient.
+func TestBoxGray(t *testing.T) {
+	src := image.NewGray(image.Rect(0, 0, 400, 300))
+	for y := 0; y < 300; y++ {
+		for x := 0; x < 400; x++ {
+			src.Pix[y*400+x] = uint8(x / 100 * 60) // four vertical bands
+		}
+	}
+	f := &pixels.Frame{Rows: 300, Columns: 400, SamplesPerPixel: 1, BitsAllocated: 8, BitsStored: 8, Photometric: "MONOCHROME2", Data: src.Pix}
+	im, err := render.Render(f, pixels.Display{RescaleSlope: 1}, render.Params{Window: &pixels.Window{Center: 127.5, Width: 256}, Function: render.LinearExact, Width: 40, Height: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := im.(*image.Gray)
+	if g.Rect.Dx() != 40 || g.Rect.Dy() != 30 {
+		t.Fatalf("size %v", g.Rect)
+	}
+	for band := 0; band < 4; band++ {
+		if v := g.Pix[5*g.Stride+band*10+5]; int(v) != band*60 {
+			t.Errorf("band %d = %d, want %d", band, v, band*60)
+		}
+	}
+}
