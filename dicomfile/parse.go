@@ -458,6 +458,12 @@ func (p *parser) readDataset(end int64, depth int, prefix string, cs *charset, t
 			}
 		} else if top && r.atEOF() {
 			return ds, nil
+		} else if top && len(ds) > 0 && isZero(r.peek(8)) {
+			// Some writers pad files with zero bytes to a block size.
+			if err := p.skipZeroPadding(); err != nil {
+				return nil, err
+			}
+			return ds, nil
 		}
 		if err := r.charge(); err != nil {
 			return nil, err
@@ -512,6 +518,55 @@ func (p *parser) readDataset(end int64, depth int, prefix string, cs *charset, t
 			cs = newCharset(el.Value)
 			if top {
 				p.f.SpecificCharacterSet = valueStrings(el.Value)
+			}
+		}
+	}
+}
+
+func isZero(b []byte) bool {
+	if len(b) < 8 {
+		return false
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// skipZeroPadding consumes trailing zero bytes up to the end of the data;
+// anything else after them is an error.
+func (p *parser) skipZeroPadding() error {
+	r := p.r
+	start := r.pos
+	for {
+		b, err := r.br.Peek(4096)
+		for i, c := range b {
+			if c != 0 {
+				return fmt.Errorf("%w: %d zero bytes at byte %d are followed by data at byte %d: the file is corrupt",
+					ErrMalformed, r.pos+int64(i)-start, start, r.pos+int64(i))
+			}
+		}
+		if len(b) > 0 {
+			if rem := r.remaining(); rem >= 0 && int64(len(b)) > rem {
+				b = b[:rem]
+			}
+			r.br.Discard(len(b))
+			r.pos += int64(len(b))
+		}
+		if r.size >= 0 && r.pos >= r.size {
+			return nil
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				if r.size >= 0 && r.pos < r.size {
+					return r.truncatedAt(r.size-r.pos, at("trailing padding"))
+				}
+				return nil
+			}
+			if !errors.Is(err, bufio.ErrBufferFull) {
+				return r.ioErr(err, 0, at("trailing padding"))
 			}
 		}
 	}

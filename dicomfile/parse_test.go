@@ -499,3 +499,23 @@ func TestSeekAndReadAgree(t *testing.T) {
 		t.Errorf("cut pixel data: %v", err)
 	}
 }
+
+// Zero padding after the last element (some writers pad to a block size)
+// is accepted; data after the padding is not.
+func TestTrailingZeroPadding(t *testing.T) {
+	data := readCorpus(t, "dicom/modality/MR_small.dcm")
+	padded := append(bytes.Clone(data), make([]byte, 10000)...)
+	for _, r := range []io.Reader{bytes.NewReader(padded), struct{ io.Reader }{bytes.NewReader(padded)}} {
+		f, err := Parse(r, int64(len(padded)), Options{})
+		if err != nil || f.Size != int64(len(padded)) {
+			t.Fatalf("padded: %v", err)
+		}
+	}
+	bad := append(bytes.Clone(padded), 1)
+	if _, err := Parse(bytes.NewReader(bad), int64(len(bad)), Options{}); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("data after padding: %v", err)
+	}
+	if _, err := Parse(bytes.NewReader(padded[:len(padded)-5]), int64(len(padded)), Options{}); !errors.Is(err, ErrTruncated) {
+		t.Fatalf("short padding: %v", err)
+	}
+}
