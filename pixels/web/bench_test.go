@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 
 	"github.com/huren-health/huren/pixels/web"
@@ -88,4 +90,52 @@ func BenchmarkThumbnailSeriesWarm(b *testing.B) {
 	for b.Loop() {
 		serve(b, f, path, "")
 	}
+}
+
+// loopbackGet fetches url over a real TCP connection and drains the body.
+func loopbackGet(b *testing.B, c *http.Client, url, accept string) int64 {
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 {
+		b.Fatalf("status %d, %v", resp.StatusCode, err)
+	}
+	return n
+}
+
+// BenchmarkFramesLoopback compares /frames of a native CT slice over real
+// loopback HTTP with a handler that writes the same number of bytes from
+// memory: the ratio of the two is the "fraction of loopback throughput".
+func BenchmarkFramesLoopback(b *testing.B) {
+	f := benchFixture(b)
+	path := f.instPath("modality/CT1_UNC.explicit_little_endian.dcm") + "/frames/1"
+	srv := httptest.NewServer(f.srv)
+	defer srv.Close()
+	client := srv.Client()
+	n := loopbackGet(b, client, srv.URL+"/dicom-web"+path, ohifAccept)
+	payload := make([]byte, n)
+	base := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(payload)))
+		w.Write(payload)
+	}))
+	defer base.Close()
+	b.Run("huren", func(b *testing.B) {
+		b.SetBytes(n)
+		for b.Loop() {
+			loopbackGet(b, client, srv.URL+"/dicom-web"+path, ohifAccept)
+		}
+	})
+	b.Run("static", func(b *testing.B) {
+		b.SetBytes(n)
+		for b.Loop() {
+			loopbackGet(b, base.Client(), base.URL, "")
+		}
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/huren-health/huren/pixels"
+	"github.com/huren-health/huren/pixels/render"
 )
 
 // mediaTypeOf is the single-frame media type of an encapsulated syntax
@@ -137,6 +138,11 @@ func (h *Handler) frames(c *gin.Context) (any, error) {
 		bodies[i] = decodedBytes(f, l.img)
 	}
 	partType := choice.mediaType + "; transfer-syntax=" + partTS
+	// Frames are immutable for a given content hash; the tag covers the
+	// list and the representation.
+	if notModified(c, etag(target{rec: rec}, render.Params{}, "f:"+c.Param("frames")+":"+partType)) {
+		return nil, nil
+	}
 	writeMultipart(c, choice.mediaType, partType, bodies)
 	h.metrics.frames.Add(float64(len(nums)))
 	return nil, nil

@@ -2,10 +2,13 @@ package web
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -137,6 +140,9 @@ func (h *Handler) rendered(c *gin.Context) (any, error) {
 		return nil, err
 	}
 	if len(ts) == 1 {
+		if notModified(c, etag(ts[0], p, "r")) {
+			return nil, nil
+		}
 		b, err := h.renderOne(c, ts[0], p, false)
 		if err != nil {
 			return nil, err
@@ -181,6 +187,9 @@ func (h *Handler) thumbnail(c *gin.Context) (any, error) {
 	for _, t := range ts[:min(len(ts), 8)] {
 		b, err := h.renderOne(c, t, p, true)
 		if err == nil {
+			if notModified(c, etag(t, p, "t")) {
+				return nil, nil
+			}
 			c.Data(http.StatusOK, p.Format, b)
 			h.metrics.rendered.Inc()
 			return nil, nil
@@ -193,4 +202,28 @@ func (h *Handler) thumbnail(c *gin.Context) (any, error) {
 		}
 	}
 	return nil, first
+}
+
+// etag names a rendering by content, frame and parameters: the same tag
+// always means the same bytes, so browsers on slow links revalidate with
+// If-None-Match and get 304 instead of the image again.
+func etag(t target, p render.Params, kind string) string {
+	sum := sha256.Sum256([]byte(contentKey(t.rec) + "|" + strconv.Itoa(t.frame) + "|" + p.Key() + "|" + kind))
+	return `"` + hex.EncodeToString(sum[:12]) + `"`
+}
+
+// notModified sets ETag and Cache-Control, and answers 304 when the
+// client already holds this representation. Responses are private: they
+// depend on the caller's access scope.
+func notModified(c *gin.Context, tag string) bool {
+	c.Header("ETag", tag)
+	c.Header("Cache-Control", "private, max-age=86400")
+	for _, v := range strings.Split(c.GetHeader("If-None-Match"), ",") {
+		if v = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), "W/")); v == tag || v == "*" {
+			c.Status(http.StatusNotModified)
+			c.Writer.WriteHeaderNow()
+			return true
+		}
+	}
+	return false
 }

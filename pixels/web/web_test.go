@@ -355,3 +355,28 @@ func TestCacheNeverStale(t *testing.T) {
 		t.Errorf("served stale rendering after the instance changed (%v)", im.Bounds())
 	}
 }
+
+func TestConditionalGet(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, p := range []string{
+		f.instPath("modality/CT_small.dcm") + "/rendered?window=40,400",
+		f.instPath("modality/CT_small.dcm") + "/frames/1",
+		"/studies/" + study + "/series/" + study + ".1/thumbnail",
+	} {
+		first := f.get(p, "")
+		tag := first.Header().Get("ETag")
+		if first.Code != 200 || tag == "" {
+			t.Fatalf("%s: status %d, ETag %q", p, first.Code, tag)
+		}
+		req := httptest.NewRequest(http.MethodGet, "/dicom-web"+p, nil)
+		req.Header.Set("If-None-Match", tag)
+		w := httptest.NewRecorder()
+		f.srv.ServeHTTP(w, req)
+		if w.Code != http.StatusNotModified || w.Body.Len() != 0 {
+			t.Errorf("%s with If-None-Match: status %d, %d bytes", p, w.Code, w.Body.Len())
+		}
+		if other := f.get(strings.Replace(p, "40,400", "50,400", 1), ""); strings.Contains(p, "window") && other.Header().Get("ETag") == tag {
+			t.Errorf("%s: different window, same ETag", p)
+		}
+	}
+}
