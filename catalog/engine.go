@@ -77,6 +77,12 @@ type Plan struct {
 	// instance of the study (and, at lower levels, of the series/instance).
 	Sites map[string]bool
 
+	// Skipped is set by a backend's ScanStudies when, for a plan whose
+	// DateIndexExact is true, it skipped that many leading candidates
+	// itself (they are all matches); Execute then skips only the rest of
+	// Offset. It must be set before the first call of fn.
+	Skipped int
+
 	matchers   [4][]*matcher // by Level: keys evaluated on that level's dataset
 	include    [4][]string   // by Level: tags to return from that level's dataset
 	includeAll bool
@@ -271,6 +277,47 @@ func (p *Plan) matches(l Level, d dicomjson.Dataset) bool {
 	return true
 }
 
+// HasStudyKey reports whether the plan has a non-universal study-level key
+// on tag.
+func (p *Plan) HasStudyKey(tag string) bool {
+	for _, m := range p.matchers[StudyLevel] {
+		if m.tag == tag {
+			return true
+		}
+	}
+	return false
+}
+
+// MatchStudyElement reports whether e passes the plan's study-level keys
+// on tag (true when there are none): a backend may read one attribute of
+// many studies cheaply and drop those that cannot match before reading
+// their summaries.
+func (p *Plan) MatchStudyElement(tag string, e *dicomjson.Element) bool {
+	for _, m := range p.matchers[StudyLevel] {
+		if m.tag == tag && !m.match(e) {
+			return false
+		}
+	}
+	return true
+}
+
+// DateIndexExact reports whether every study whose StudyScore lies in the
+// hinted date range (or every study, without DateRange) matches the plan
+// and is a result: a study-level query with no site scope and no key but
+// StudyDate. A backend walking its date index may then skip Offset entries
+// without reading them (see Skipped).
+func (p *Plan) DateIndexExact() bool {
+	if p.Level != StudyLevel || p.Sites != nil || p.StudyUIDs != nil {
+		return false
+	}
+	for _, m := range p.matchers[StudyLevel] {
+		if m.tag != TagStudyDate {
+			return false
+		}
+	}
+	return true
+}
+
 // MatchesStudy reports whether a study passes the site scope and every
 // study-level key (backends may use it to filter early).
 func (p *Plan) MatchesStudy(s StudyView) bool {
@@ -284,9 +331,12 @@ func (p *Plan) MatchesStudy(s StudyView) bool {
 // level requires plus the include fields and the matching keys.
 func Execute(ctx context.Context, p *Plan, src Source) ([]dicomjson.Dataset, error) {
 	out := []dicomjson.Dataset{}
-	skip := p.Offset
+	skip := -1
 	var ferr error
 	emit := func(build func() dicomjson.Dataset) bool {
+		if skip < 0 {
+			skip = max(p.Offset-p.Skipped, 0)
+		}
 		if skip > 0 {
 			skip--
 			return true

@@ -219,6 +219,9 @@ func (c *Catalog) studyIndex(study string, stPart dicomjson.Dataset) [][]string 
 	for _, v := range catalog.IndexValues(stPart, catalog.TagAccessionNumber) {
 		out = append(out, []string{"s", c.key("x", "acc", v)})
 	}
+	if names := stPart.Strings(catalog.TagPatientName); len(names) > 0 {
+		out = append(out, []string{"h", c.key("x", "pnv"), strings.Join(names, `\`)})
+	}
 	seen := map[string]bool{}
 	for _, name := range stPart.Strings(catalog.TagPatientName) {
 		for _, tok := range catalog.PNTokens(name) {
@@ -347,5 +350,5 @@ func (c *Catalog) Search(ctx context.Context, q catalog.Query) ([]dicomjson.Data
 	if err != nil {
 		return nil, err
 	}
-	return catalog.Execute(ctx, p, &source{c: c, series: map[string][]string{}})
+	return catalog.Execute(ctx, p, &source{c: c, series: map[string][]string{}, frac: 1})
 }

@@ -18,6 +18,7 @@ import goredis "github.com/redis/go-redis/v9"
 //	B.."x:date"            zset  study → StudyScore
 //	B.."x:pid:"..id / "x:acc:"..v / "x:mod:"..m / "x:site:"..s   set of studies
 //	B.."x:pn"              zset  (score 0) PNTokens(PatientName).."\0"..study, for ZRANGEBYLEX
+//	B.."x:pnv"             hash  study → PatientName values joined by '\' (pre-filter of walks)
 //
 // An instance's "rec" holds the record with only its catalog.InstancePart;
 // its StudyPart and SeriesPart are stored once per distinct content in the
@@ -25,7 +26,8 @@ import goredis "github.com/redis/go-redis/v9"
 // instances of a study share one), so Redis memory grows with the
 // instance-level attributes, not with repeated patient and study data. The
 // study part's index entries are x:<sha>: a JSON list of ["s", setKey]
-// (SADD study) and ["z", zsetKey, member] (ZADD 0 member). The study's
+// (SADD study), ["z", zsetKey, member] (ZADD 0 member) and
+// ["h", hashKey, value] (HSET study value). The study's
 // representative is the top of its ":i" zset (greatest ReceivedScore, ties:
 // greatest sop); "idx" is the index list currently applied, so a change of
 // representative removes exactly what the old one added.
@@ -44,6 +46,8 @@ local function apply(idx, study, add)
       if add then redis.call('SADD', t[2], study) else redis.call('SREM', t[2], study) end
     elseif t[1] == 'z' then
       if add then redis.call('ZADD', t[2], 0, t[3]) else redis.call('ZREM', t[2], t[3]) end
+    elseif t[1] == 'h' then
+      if add then redis.call('HSET', t[2], study, t[3]) else redis.call('HDEL', t[2], study) end
     end
   end
 end

@@ -19,7 +19,7 @@ var (
 	// materializeMax is the largest candidate set gathered from an index
 	// and sorted in Go; larger ones are cheaper to meet while walking the
 	// date index in order.
-	materializeMax = 5000
+	materializeMax = 20000
 	// Chunk sizes of the walk over the date index: the first chunk is the
 	// page (offset+limit) or minChunk, then it doubles up to maxChunk.
 	minChunk = 64
@@ -32,6 +32,9 @@ type source struct {
 	// series caches the series UIDs of the studies read during the scan,
 	// so expanding a study to its series costs one round trip.
 	series map[string][]string
+	// frac estimates the fraction of studies the set pre-filters keep
+	// (1 when unknown), to size the first chunk of a walk.
+	frac float64
 }
 
 func (s *source) ScanStudies(ctx context.Context, p *catalog.Plan, fn func(catalog.StudyView) bool) error {
@@ -76,21 +79,22 @@ func (s *source) candidates(ctx context.Context, p *catalog.Plan) ([]string, str
 		return ids, "", err
 	}
 	if p.NamePrefix != "" {
+		// A study has several tokens with the prefix (group, component…).
 		members, err := c.rdb.ZRangeByLex(ctx, c.key("x", "pn"), &goredis.ZRangeBy{
-			Min: "[" + p.NamePrefix, Max: "[" + p.NamePrefix + "\xff", Count: int64(materializeMax) + 1}).Result()
+			Min: "[" + p.NamePrefix, Max: "[" + p.NamePrefix + "\xff", Count: 4*int64(materializeMax) + 1}).Result()
 		if err != nil {
 			return nil, "", c.fail("search name index", err)
 		}
-		if len(members) <= materializeMax {
-			seen := map[string]bool{}
-			ids := []string{}
-			for _, m := range members {
-				if i := strings.LastIndexByte(m, 0); i >= 0 && !seen[m[i+1:]] {
-					seen[m[i+1:]] = true
-					ids = append(ids, m[i+1:])
-				}
+		seen := map[string]bool{}
+		ids := []string{}
+		for _, m := range members {
+			if i := strings.LastIndexByte(m, 0); i >= 0 && !seen[m[i+1:]] {
+				seen[m[i+1:]] = true
+				ids = append(ids, m[i+1:])
 			}
-			return ids, "", nil
+		}
+		if len(members) <= 4*materializeMax && len(ids) <= materializeMax {
+			return ids, "name", nil
 		}
 	}
 	// Small modality or site sets are worth gathering.
@@ -99,13 +103,14 @@ func (s *source) candidates(ctx context.Context, p *catalog.Plan) ([]string, str
 		vals []string
 	}{{"mod", p.Modalities}, {"site", siteList(p)}}
 	pipe := c.rdb.Pipeline()
+	total := pipe.ZCard(ctx, c.key("x", "date"))
 	var cards [2][]*goredis.IntCmd
 	for g, grp := range groups {
 		for _, v := range grp.vals {
 			cards[g] = append(cards[g], pipe.SCard(ctx, c.key("x", grp.kind, v)))
 		}
 	}
-	if pipe.Len() == 0 {
+	if pipe.Len() == 1 {
 		return nil, "", nil
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
@@ -119,6 +124,9 @@ func (s *source) candidates(ctx context.Context, p *catalog.Plan) ([]string, str
 		var n int64
 		for _, cmd := range cards[g] {
 			n += cmd.Val()
+		}
+		if t := total.Val(); t > 0 {
+			s.frac = min(s.frac, float64(n)/float64(t))
 		}
 		if n <= int64(materializeMax) && n < bestN {
 			best, bestN = g, n
@@ -188,8 +196,14 @@ func (s *source) walkDates(ctx context.Context, p *catalog.Plan, fn func(catalog
 	if p.DateRange {
 		lo, hi = strconv.FormatInt(p.ScoreMin, 10), strconv.FormatInt(p.ScoreMax, 10)
 	}
-	chunk := min(max(p.Offset+p.Limit, minChunk), maxChunk)
-	for offset := int64(0); ; {
+	offset := int64(0)
+	want := p.Offset + p.Limit
+	if p.DateIndexExact() {
+		// Every entry is a result: skip the offset inside Redis.
+		offset, p.Skipped, want = int64(p.Offset), p.Offset, p.Limit
+	}
+	chunk := min(max(int(float64(want)/s.frac*1.25), minChunk), maxChunk)
+	for {
 		ids, err := s.c.rdb.ZRevRangeByScore(ctx, s.c.key("x", "date"), &goredis.ZRangeBy{
 			Min: lo, Max: hi, Offset: offset, Count: int64(chunk)}).Result()
 		if err != nil {
@@ -242,6 +256,21 @@ func (s *source) yield(ctx context.Context, p *catalog.Plan, ids []string, used 
 				}
 				keep[i] = keep[i] && in
 			}
+		}
+	}
+	if p.HasStudyKey(catalog.TagPatientName) && used != "name" {
+		// Names are small: read them for the whole batch and drop the
+		// studies whose name cannot match before reading summaries.
+		names, err := c.rdb.HMGet(ctx, c.key("x", "pnv"), ids...).Result()
+		if err != nil {
+			return false, c.fail("search name prefilter", err)
+		}
+		for i, v := range names {
+			var e *dicomjson.Element
+			if str, ok := v.(string); ok {
+				e = &dicomjson.Element{VR: "PN", Value: toAny(strings.Split(str, `\`))}
+			}
+			keep[i] = keep[i] && p.MatchStudyElement(catalog.TagPatientName, e)
 		}
 	}
 	pipe = c.rdb.Pipeline()
