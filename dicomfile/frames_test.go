@@ -160,3 +160,36 @@ func TestParseConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// BitsAllocated 1 frames that start mid-byte (2×3 pixels: 6 bits a frame).
+func TestOneBitFrames(t *testing.T) {
+	const rows, cols, nf = 2, 3, 4
+	bits := make([]byte, rows*cols*nf)
+	packed := make([]byte, (len(bits)+7)/8+1) // +1: even length
+	for k := range bits {
+		bits[k] = byte(k*7%5) & 1
+		packed[k/8] |= bits[k] << (k % 8)
+	}
+	b := newPart10(TSExplicitLittle)
+	b.str(0x0028, 0x0008, "IS", "4")
+	b.elem(0x0028, 0x0010, "US", u16(rows))
+	b.elem(0x0028, 0x0011, "US", u16(cols))
+	b.elem(0x0028, 0x0100, "US", u16(1))
+	b.elem(0x7FE0, 0x0010, "OB", packed)
+	data := b.Bytes()
+	f := b.parse(t, Options{})
+	pi := f.Pixels
+	if pi.FramesErr != nil || len(pi.Frames) != nf || len(pi.FrameBitOffset) != nf {
+		t.Fatalf("%+v", pi)
+	}
+	for i := 0; i < nf; i++ {
+		r := pi.Frames[i][0]
+		for j := 0; j < rows*cols; j++ {
+			k := pi.FrameBitOffset[i] + j
+			got := data[r.Offset+int64(k/8)] >> (k % 8) & 1
+			if int64(k/8) >= r.Length || got != bits[i*rows*cols+j] {
+				t.Fatalf("frame %d pixel %d: range %+v bit offset %d gives %d, want %d", i, j, r, pi.FrameBitOffset[i], got, bits[i*rows*cols+j])
+			}
+		}
+	}
+}
