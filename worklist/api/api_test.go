@@ -23,14 +23,21 @@ import (
 
 type env struct {
 	srv   *httptest.Server
-	q     *memory.Queue
+	q     worklist.Queue
 	tr    *worklist.Tracker
 	rules string
 }
 
 func newEnv(t testing.TB, dev bool, quiet time.Duration) *env {
-	gin.SetMode(gin.ReleaseMode)
 	q := memory.New(worklist.Config{Lease: time.Minute})
+	return newEnvWith(t, dev, quiet, q, q)
+}
+
+// newEnvWith serves the API from replica srvQ while the tracker writes
+// through replica trQ (the same queue for memory).
+func newEnvWith(t testing.TB, dev bool, quiet time.Duration, srvQ, trQ worklist.Queue) *env {
+	gin.SetMode(gin.ReleaseMode)
+	q := srvQ
 	rules := filepath.Join(t.TempDir(), "rules.json")
 	if err := os.WriteFile(rules, []byte(`{"default": {"group": "ct"}, "rules": [{"match": {"modality": ["ECG"]}, "group": "ecg"}]}`), 0o600); err != nil {
 		t.Fatal(err)
@@ -39,7 +46,7 @@ func newEnv(t testing.TB, dev bool, quiet time.Duration) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := worklist.NewTracker(worklist.TrackerConfig{Queue: q, Router: rt, Quiet: quiet})
+	tr := worklist.NewTracker(worklist.TrackerConfig{Queue: trQ, Router: rt, Quiet: quiet})
 	h := api.New(api.Config{Queue: q, Tracker: tr, Router: rt, DevHeaders: dev, Heartbeat: time.Second})
 	e := gin.New()
 	e.Use(httpapi.RequestIDs())
@@ -49,6 +56,7 @@ func newEnv(t testing.TB, dev bool, quiet time.Duration) *env {
 		srv.Close()
 		_ = tr.Close(context.Background())
 		_ = q.Close()
+		_ = trQ.Close()
 	})
 	return &env{srv: srv, q: q, tr: tr, rules: rules}
 }

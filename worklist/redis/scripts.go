@@ -157,17 +157,20 @@ return {0, flat(h)}
 var claimNextScript = goredis.NewScript(prelude + `
 expire_due(32)
 local q = P .. 'q:' .. ARGV[4] .. ':' .. ARGV[5]
-local start = 0
+-- Usually the head is claimable; look at 2 first, then pages of 64
+-- (skipping tasks reassigned to someone else or read by this signer).
+local start, count = 0, 2
 while true do
-  local ids = redis.call('ZRANGE', q, start, start + 31)
+  local ids = redis.call('ZRANGE', q, start, start + count - 1)
   if #ids == 0 then return redis.error_reply('WL_EMPTY') end
   for _, id in ipairs(ids) do
-    local ar = redis.call('HMGET', P .. 't:' .. id, 'assignee', 'reader')
-    if (ar[1] == '' or ar[1] == ARGV[3]) and not (ARGV[5] == 'sign' and ar[2] == ARGV[3]) then
-      return claim(load(id), ARGV[3], ARGV[6])
+    local h = load(id)
+    if (h.assignee == '' or h.assignee == ARGV[3]) and not (ARGV[5] == 'sign' and h.reader == ARGV[3]) then
+      return claim(h, ARGV[3], ARGV[6])
     end
   end
-  start = start + 32
+  start = start + count
+  count = 64
 end
 `)
 
