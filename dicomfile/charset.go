@@ -86,7 +86,7 @@ func normalizeTerm(s string) string {
 	switch s {
 	case "UTF-8", "UTF8", "ISO_IR 192", "ISO-IR 192", "ISO IR 192":
 		return "ISO_IR 192"
-	case "GB18030", "GBK", "":
+	case "GB18030", "GBK", "GB2312", "":
 		return s
 	}
 	k := len(s)
@@ -110,19 +110,30 @@ func normalizeTerm(s string) string {
 // newCharset builds a decoder from the values of (0008,0005); nil or empty
 // means the default repertoire. Unknown terms fall back to the default
 // repertoire with Latin-1 for stray high bytes (as pydicom and dcmtk do).
-func newCharset(vals []any) *charset {
+//
+// fallback (Options.FallbackCharset) is assumed when the attribute is absent
+// or empty.
+func newCharset(vals []any, fallback string) *charset {
 	cs := &charset{g0: gASCII}
 	terms := make([]string, len(vals))
 	for i, v := range vals {
 		s, _ := v.(string)
 		terms[i] = normalizeTerm(s)
 	}
-	if len(terms) == 0 {
+	if len(terms) == 0 || len(terms) == 1 && terms[0] == "" {
+		if fallback != "" {
+			return newCharset([]any{fallback}, "")
+		}
 		cs.isSimple = true
 		return cs
 	}
 	first := terms[0]
 	switch first {
+	case "GB2312", "ISO_IR 58":
+		// Not defined terms, but written by Chinese devices; GBK is a
+		// superset of GB2312 in its 8-bit form.
+		cs.whole = simplifiedchinese.GBK
+		return cs
 	case "ISO_IR 192":
 		cs.utf8 = true
 		return cs
@@ -207,6 +218,11 @@ func (cs *charset) decode(b []byte, pn bool) string {
 		}
 		return string(out)
 	case cs.isSimple:
+		// Undeclared high bytes: UTF-8 when they form valid UTF-8 (Latin-1
+		// text almost never does), else Latin-1 as pydicom and dcmtk do.
+		if utf8.Valid(b) {
+			return string(b)
+		}
 		return latin1(b)
 	}
 	return cs.decode2022(b, pn)

@@ -55,24 +55,31 @@ func TestDecodeCharsets(t *testing.T) {
 		raw   []byte
 		pn    bool
 		want  []string
+		// fallback is Options.FallbackCharset
+		fallback string
 	}{
-		{"default repertoire, stray latin-1", nil, []byte("M\xfcller"), false, []string{"Müller"}},
-		{"misspelled latin-1", []any{"ISO-IR 100"}, []byte("Fran\xe7ois"), false, []string{"François"}},
-		{"latin-2", []any{"ISO_IR 101"}, []byte("\xa3\xf3d\xbc"), false, []string{"Łódź"}},
-		{"cyrillic", []any{"ISO_IR 144"}, []byte("\xbb\xee\xda\xe1\xe2\xd5\xe0"), false, []string{"Люкстер"}},
-		{"utf-8", []any{"ISO_IR 192"}, []byte("李^雷"), true, []string{"李^雷"}},
-		{"utf-8 invalid", []any{"ISO_IR 192"}, []byte("a\xffb"), false, []string{"a\uFFFDb"}},
-		{"gb18030", []any{"GB18030"}, gb, true, []string{"王^小明"}},
-		{"gb18030 0x5C trail byte", []any{"GB18030"}, backslash, false, []string{"乗", "二"}},
-		{"iso 2022 ir 58", []any{"", "ISO 2022 IR 58"}, gb2312, true, []string{"Zhang^San=张^三"}},
-		{"iso 2022 ir 159", []any{"", "ISO 2022 IR 159"}, jis0212, false, []string{"丂"}},
-		{"iso 2022 ir 100 escape", []any{"ISO 2022 IR 6", "ISO 2022 IR 100"}, []byte("\x1b-A\xe9t\xe9"), false, []string{"été"}},
-		{"unknown escape", []any{"", "ISO 2022 IR 87"}, []byte("a\x1bZb"), false, []string{"a\uFFFDZb"}},
-		{"IR 87 as value 1 keeps ASCII", []any{"ISO 2022 IR 87"}, []byte("CT^HEAD"), true, []string{"CT^HEAD"}},
-		{"multi-valued", []any{"ISO_IR 100"}, []byte("a\\\\\xe9"), false, []string{"a", "", "é"}},
+		{"default repertoire, stray latin-1", nil, []byte("M\xfcller"), false, []string{"Müller"}, ""},
+		{"misspelled latin-1", []any{"ISO-IR 100"}, []byte("Fran\xe7ois"), false, []string{"François"}, ""},
+		{"latin-2", []any{"ISO_IR 101"}, []byte("\xa3\xf3d\xbc"), false, []string{"Łódź"}, ""},
+		{"cyrillic", []any{"ISO_IR 144"}, []byte("\xbb\xee\xda\xe1\xe2\xd5\xe0"), false, []string{"Люкстер"}, ""},
+		{"utf-8", []any{"ISO_IR 192"}, []byte("李^雷"), true, []string{"李^雷"}, ""},
+		{"utf-8 invalid", []any{"ISO_IR 192"}, []byte("a\xffb"), false, []string{"a\uFFFDb"}, ""},
+		{"gb18030", []any{"GB18030"}, gb, true, []string{"王^小明"}, ""},
+		{"gb18030 0x5C trail byte", []any{"GB18030"}, backslash, false, []string{"乗", "二"}, ""},
+		{"iso 2022 ir 58", []any{"", "ISO 2022 IR 58"}, gb2312, true, []string{"Zhang^San=张^三"}, ""},
+		{"iso 2022 ir 159", []any{"", "ISO 2022 IR 159"}, jis0212, false, []string{"丂"}, ""},
+		{"iso 2022 ir 100 escape", []any{"ISO 2022 IR 6", "ISO 2022 IR 100"}, []byte("\x1b-A\xe9t\xe9"), false, []string{"été"}, ""},
+		{"unknown escape", []any{"", "ISO 2022 IR 87"}, []byte("a\x1bZb"), false, []string{"a\uFFFDZb"}, ""},
+		{"IR 87 as value 1 keeps ASCII", []any{"ISO 2022 IR 87"}, []byte("CT^HEAD"), true, []string{"CT^HEAD"}, ""},
+		{"undeclared UTF-8", nil, []byte("李^雷"), true, []string{"李^雷"}, ""},
+		{"undeclared GB18030 with fallback", nil, gb, true, []string{"王^小明"}, "GB18030"},
+		{"empty charset with fallback", []any{""}, gb, true, []string{"王^小明"}, "GB18030"},
+		{"declared charset beats fallback", []any{"ISO_IR 100"}, []byte("\xe9"), false, []string{"é"}, "GB18030"},
+		{"GB2312 written as value 1", []any{"GB2312"}, gb, true, []string{"王^小明"}, ""},
+		{"multi-valued", []any{"ISO_IR 100"}, []byte("a\\\\\xe9"), false, []string{"a", "", "é"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := newCharset(tc.terms).decodeValues(tc.raw, tc.pn)
+			got := newCharset(tc.terms, tc.fallback).decodeValues(tc.raw, tc.pn)
 			if len(got) != len(tc.want) {
 				t.Fatalf("got %q, want %q", got, tc.want)
 			}

@@ -160,7 +160,7 @@ func (p *parser) run() error {
 		p.r.src, p.r.seeker = nil, nil
 	}
 	p.pix = nil
-	ds, err := p.readDataset(-1, 0, "", newCharset(nil), true)
+	ds, err := p.readDataset(-1, 0, "", newCharset(nil, p.opts.FallbackCharset), true)
 	if err != nil {
 		return err
 	}
@@ -217,7 +217,7 @@ func (p *parser) readMeta() (dicomjson.Dataset, error) {
 		return nil, nil
 	}
 	meta := dicomjson.Dataset{}
-	cs := newCharset(nil)
+	cs := newCharset(nil, "")
 	for {
 		b := r.peek(6)
 		if len(b) < 6 || binary.LittleEndian.Uint16(b) != 0x0002 {
@@ -515,7 +515,7 @@ func (p *parser) readDataset(end int64, depth int, prefix string, cs *charset, t
 			}
 		}
 		if h.group == 0x0008 && h.elem == 0x0005 {
-			cs = newCharset(el.Value)
+			cs = newCharset(el.Value, p.opts.FallbackCharset)
 			if top {
 				p.f.SpecificCharacterSet = valueStrings(el.Value)
 			}

@@ -19,6 +19,11 @@ type Options struct {
 	// MaxInflatedBytes caps the inflated size of a Deflated Explicit VR Little
 	// Endian dataset (zip-bomb guard). Default 1 GiB.
 	MaxInflatedBytes int64
+	// FallbackCharset is the Specific Character Set term assumed when a
+	// dataset declares none, e.g. "GB18030" where devices are known to write
+	// Chinese names without declaring it. Empty: the default repertoire
+	// (bytes >= 0x80 read as UTF-8 when valid, else Latin-1).
+	FallbackCharset string
 	// Logger receives the stack of an internal error (a recovered panic);
 	// nil means silent. Errors returned to the caller never carry stacks.
 	Logger *slog.Logger
