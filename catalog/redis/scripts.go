@@ -53,14 +53,21 @@ local function apply(idx, study, add)
 end
 local function refresh_study(study)
   local sk = B .. 'st:' .. study
-  apply(redis.call('HGET', sk, 'idx'), study, false)
   local top = redis.call('ZREVRANGE', sk .. ':i', 0, 0)
   if #top == 0 then
+    apply(redis.call('HGET', sk, 'idx'), study, false)
     redis.call('DEL', sk)
     redis.call('ZREM', B .. 'x:date', study)
     return
   end
   local v = redis.call('HMGET', B .. 'i:' .. top[1], 'stsha', 'score')
+  if v[1] == redis.call('HGET', sk, 'repsha') then
+    -- Same study part: same index entries and score (the common case
+    -- while a study's instances arrive).
+    redis.call('HSET', sk, 'rep', top[1])
+    return
+  end
+  apply(redis.call('HGET', sk, 'idx'), study, false)
   local idx = redis.call('HGET', sk, 'x:' .. v[1])
   apply(idx, study, true)
   redis.call('HSET', sk, 'rep', top[1], 'repsha', v[1], 'idx', idx, 'score', v[2])
