@@ -49,34 +49,57 @@ func Parse(r io.Reader, size int64, opts Options) (f *File, err error) {
 		}
 	}()
 	opts = opts.withDefaults()
+	src, seeker, size := boundInput(r, size)
 	br := bufPool.Get().(*bufio.Reader)
-	br.Reset(r)
+	br.Reset(src)
 	defer func() { br.Reset(nil); bufPool.Put(br) }()
-	rd := &reader{br: br, size: size, budget: opts.MaxHeaderBytes}
-	if sk, ok := r.(io.Seeker); ok {
-		// Learn how many bytes really remain, so that seeking over pixel
-		// data cannot hide a truncation; fall back to reading on any error.
-		if cur, err := sk.Seek(0, io.SeekCurrent); err == nil {
-			if end, err := sk.Seek(0, io.SeekEnd); err == nil {
-				if _, err := sk.Seek(cur, io.SeekStart); err == nil {
-					avail := end - cur
-					if size < 0 {
-						rd.size = avail
-					}
-					// A stream shorter than the declared size is read, not
-					// sought, so that the truncation is reported where it is.
-					if avail >= rd.size {
-						rd.src, rd.seeker = r, sk
-					}
-				}
-			}
-		}
-	}
+	rd := &reader{br: br, size: size, budget: opts.MaxHeaderBytes, src: src, seeker: seeker}
 	p := &parser{r: rd, opts: opts, f: &File{}}
 	if err := p.run(); err != nil {
 		return nil, err
 	}
 	return p.f, nil
+}
+
+// boundInput prepares the input: it never reads past size bytes (the caller
+// may hand over a reader on a longer stream), and it returns a Seeker to
+// jump over large values only when the bytes really are there — a stream
+// shorter than its declared size is read, not sought, so that the
+// truncation is reported where it is. size is returned as the number of
+// bytes that can be read when the caller did not know it but the input can
+// tell.
+func boundInput(r io.Reader, size int64) (io.Reader, io.Seeker, int64) {
+	sk, ok := r.(io.Seeker)
+	if !ok {
+		if size >= 0 {
+			return io.LimitReader(r, size), nil, size
+		}
+		return r, nil, size
+	}
+	cur, err1 := sk.Seek(0, io.SeekCurrent)
+	end, err2 := sk.Seek(0, io.SeekEnd)
+	_, err3 := sk.Seek(cur, io.SeekStart)
+	if err1 != nil || err2 != nil || err3 != nil {
+		if size >= 0 {
+			return io.LimitReader(r, size), nil, size
+		}
+		return r, nil, size
+	}
+	avail := end - cur
+	if size < 0 {
+		size = avail
+	}
+	if avail < size {
+		return io.LimitReader(r, size), nil, size
+	}
+	if ra, ok := r.(io.ReaderAt); ok {
+		sec := io.NewSectionReader(ra, cur, size)
+		return sec, sec, size
+	}
+	// A Seeker without ReaderAt: seeking stays correct because at least
+	// size bytes exist; reads may run past size into the rest of the stream
+	// only through the read-ahead buffer, which the size checks ignore.
+	return r, sk, size
 }
 
 type parser struct {
@@ -177,6 +200,9 @@ func (p *parser) run() error {
 // without preamble: a low even group (command, meta, directory or identifying
 // groups, little or big endian) and, if explicit, a known VR.
 func plausibleFirstElement(b []byte) bool {
+	if isZero(b) {
+		return false
+	}
 	for _, g := range []uint16{binary.LittleEndian.Uint16(b), binary.BigEndian.Uint16(b)} {
 		if g <= 0x0008 && g%2 == 0 {
 			return true

@@ -519,3 +519,22 @@ func TestTrailingZeroPadding(t *testing.T) {
 		t.Fatalf("short padding: %v", err)
 	}
 }
+
+// Parse reads exactly size bytes of a longer stream (e.g. one object among
+// several), seekable or not.
+func TestReadsOnlySize(t *testing.T) {
+	data := readCorpus(t, "dicom/modality/CT_small.dcm")
+	longer := append(bytes.Clone(data), []byte("NEXT OBJECT: not part of this file")...)
+	for name, r := range map[string]io.Reader{
+		"seekable": bytes.NewReader(longer),
+		"stream":   struct{ io.Reader }{bytes.NewReader(longer)},
+	} {
+		f, err := Parse(r, int64(len(data)), Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if f.Size != int64(len(data)) {
+			t.Errorf("%s: consumed %d of %d", name, f.Size, len(data))
+		}
+	}
+}
