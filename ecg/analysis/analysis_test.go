@@ -201,3 +201,23 @@ func TestDeviceFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestInterferenceOnNormalECG: a normal ECG with interference just below the
+// quality thresholds must still produce no flag (no ST shift from wander).
+func TestInterferenceOnNormalECG(t *testing.T) {
+	for _, sp := range []synth.Spec{
+		{HR: 70, WanderuV: 1200, Sex: "F", Age: 30},
+		{HR: 70, MainsuV: 800, Sex: "F", Age: 30},
+		{HR: 70, NoiseuV: 25, Sex: "F", Age: 30, Seed: 4},
+		{HR: 70, WanderuV: 800, MainsuV: 300, NoiseuV: 15, Sex: "M", Age: 25, Seed: 5},
+	} {
+		rec, _ := synth.Make(sp)
+		a, err := analysis.Analyze(rec, analysis.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(a.Flags) > 0 {
+			t.Errorf("%+v: flagged %v (%s)", sp, ruleIDs(a), a.Flags[0].Evidence)
+		}
+	}
+}
