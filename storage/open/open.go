@@ -247,7 +247,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (storage.Store, e
 	case BackendMinIO:
 		return minio.Open(ctx, cfg.MinIO, logger)
 	}
-	panic("unreachable: Validate accepted backend " + cfg.Backend)
+	return nil, fmt.Errorf("storage: backend %q has no constructor", cfg.Backend)
 }
 
 // Open parses rawURL, taking missing credentials from the process
