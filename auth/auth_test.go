@@ -3,10 +3,12 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/huren-health/huren/auth"
@@ -325,5 +327,52 @@ func TestReplicasShareState(t *testing.T) {
 	}
 	if _, _, err := b.Login(ctx, "u-reader", w.Password, "10.0.0.3"); !errors.Is(err, auth.ErrLockedOut) {
 		t.Fatalf("login on b after 5 failures on a: %v", err)
+	}
+}
+
+func TestUploadSiteAndCheck(t *testing.T) {
+	svc := newService(t, newStore(t), memory.New())
+	authtest.NewWorld(t, svc)
+	ctxWith := func(p *auth.Principal) *gin.Context {
+		c, _ := gin.CreateTestContext(httptest.NewRecorder())
+		c.Request = httptest.NewRequest("POST", "/", nil)
+		if p != nil {
+			c.Set("huren.principal", p)
+		}
+		return c
+	}
+	tech := user(auth.Grant{Role: auth.Technician, Site: "town-a"})
+	two := user(auth.Grant{Role: auth.Technician, Site: "town-a"}, auth.Grant{Role: auth.Technician, Site: "town-b"})
+	tests := []struct {
+		name      string
+		p         *auth.Principal
+		requested string
+		want      string
+		kind      errkind.Kind
+	}{
+		{"own implicit", tech, "", "town-a", errkind.Other},
+		{"own explicit", tech, "town-a", "town-a", errkind.Other},
+		{"other explicit", tech, "town-b", "", errkind.Forbidden},
+		{"token", token("town-b", auth.CapUpload), "", "town-b", errkind.Other},
+		{"read token", token("town-b", auth.CapRead), "", "", errkind.Forbidden},
+		{"two sites must choose", two, "", "", errkind.Invalid},
+		{"two sites chosen", two, "town-b", "town-b", errkind.Other},
+		{"reader", user(auth.Grant{Role: auth.Reader, Group: "imaging-a"}), "", "", errkind.Forbidden},
+		{"anon", nil, "", "", errkind.Unauthenticated},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := svc.UploadSite(ctxWith(tc.p), tc.requested)
+			kind := errkind.Other
+			if err != nil {
+				kind = errkind.Of(err)
+			}
+			if got != tc.want || kind != tc.kind {
+				t.Fatalf("UploadSite = %q, %v; want %q kind %d", got, err, tc.want, tc.kind)
+			}
+		})
+	}
+	if err := svc.Check(ctxWith(tech), auth.StudyRead, auth.Resource{Site: "town-b"}); errkind.Of(err) != errkind.NotFound {
+		t.Fatalf("Check other site study: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/subtle"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -185,3 +186,40 @@ func (s *Service) ClearSessionCookies(c *gin.Context) { s.clearCookies(c) }
 
 // Logger returns the service's logger (for handlers in sub-packages).
 func (s *Service) Logger() *slog.Logger { return s.log }
+
+// Check authorizes the request's principal for a on r (handlers that know
+// the exact site or group, e.g. after loading a study's record). Denied
+// reads of clinical data come back as 404, see Policy.Authorize.
+func (s *Service) Check(c *gin.Context, a Action, r Resource) error {
+	p, err := PrincipalOf(c)
+	if err != nil {
+		return err
+	}
+	return s.Policy().Authorize(p, a, r)
+}
+
+// UploadSite returns the site an upload is recorded under: requested when
+// given and allowed (else 403), or the caller's only upload site when
+// requested is empty. A caller allowed to upload for several sites must
+// name one (400).
+func (s *Service) UploadSite(c *gin.Context, requested string) (string, error) {
+	p, err := PrincipalOf(c)
+	if err != nil {
+		return "", err
+	}
+	pol := s.Policy()
+	if requested != "" {
+		if err := pol.Authorize(p, StudyUpload, Resource{Site: requested}); err != nil {
+			return "", err
+		}
+		return requested, nil
+	}
+	if err := pol.Authorize(p, StudyUpload, Any); err != nil {
+		return "", err
+	}
+	sites := pol.SitesFor(p, StudyUpload)
+	if len(sites) != 1 {
+		return "", fmt.Errorf("%w: you may upload for several sites; name one with the site parameter", ErrInvalid)
+	}
+	return sites[0], nil
+}
