@@ -50,6 +50,20 @@ type Measurements struct {
 	ST      []LeadST  `json:"st"`
 	Rhythm  []Label   `json:"rhythm"`
 	Fid     Fiducials `json:"-"`
+	// Wave boundaries on the median beat, ms relative to the QRS
+	// fiducial (negative = before it); nil when not found.
+	Waves *Waves `json:"median_beat,omitempty"`
+}
+
+// Waves are the median-beat fiducials in milliseconds from the QRS fiducial.
+type Waves struct {
+	POn    *float64 `json:"p_on_ms"`
+	POff   *float64 `json:"p_off_ms"`
+	QRSOn  *float64 `json:"qrs_on_ms"`
+	QRSOff *float64 `json:"qrs_off_ms"`
+	TPeak  *float64 `json:"t_peak_ms"`
+	TEnd   *float64 `json:"t_end_ms"`
+	Beats  int      `json:"beats_averaged"`
 }
 
 // Rates computes RR statistics from beat sample indices.
@@ -97,6 +111,13 @@ func Measure(t *Template, names []string, rr RRStats) Measurements {
 	f := Delineate(t)
 	m.Fid = f
 	toMS := 1000 / t.FS
+	rel := func(i int) *float64 {
+		if i < 0 {
+			return nil
+		}
+		return ptr(float64(i-t.Fid) * toMS)
+	}
+	m.Waves = &Waves{POn: rel(f.POn), POff: rel(f.POff), QRSOn: rel(f.QRSOn), QRSOff: rel(f.QRSOff), TPeak: rel(f.TPeak), TEnd: rel(f.TEnd), Beats: len(t.Beats)}
 	if f.QRSOn >= 0 && f.QRSOff > f.QRSOn {
 		m.QRS = ptr(float64(f.QRSOff-f.QRSOn) * toMS)
 	}
