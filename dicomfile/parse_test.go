@@ -538,3 +538,36 @@ func TestReadsOnlySize(t *testing.T) {
 		}
 	}
 }
+
+// A File Meta that names the wrong little-endian syntax (explicit vs
+// implicit) is corrected from the bytes, as real devices get this wrong.
+func TestDeclaredSyntaxContradicted(t *testing.T) {
+	b := newPart10(TSImplicitLittle)
+	b.str(0x0008, 0x0018, "UI", "1.2.3")
+	b.str(0x0010, 0x0010, "PN", "Doe^John")
+	f := b.parse(t, Options{})
+	if f.SOPInstanceUID != "1.2.3" || f.Dataset.String("00100010") != "Doe^John" {
+		t.Errorf("declared implicit, written explicit: %+v", f.Dataset)
+	}
+	var imp bytes.Buffer
+	imp.Write(make([]byte, 128))
+	imp.WriteString("DICM")
+	meta := newPart10(TSExplicitLittle).Bytes()[132:]
+	imp.Write(meta)
+	for _, e := range []struct {
+		g, el uint16
+		v     string
+	}{{0x0008, 0x0018, "1.2.3\x00"}, {0x0010, 0x0010, "Doe^John"}} {
+		imp.Write(binary.LittleEndian.AppendUint16(nil, e.g))
+		imp.Write(binary.LittleEndian.AppendUint16(nil, e.el))
+		imp.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(e.v))))
+		imp.WriteString(e.v)
+	}
+	f, err := Parse(bytes.NewReader(imp.Bytes()), int64(imp.Len()), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.SOPInstanceUID != "1.2.3" || f.Dataset.String("00100010") != "Doe^John" || f.Dataset["00100010"].VR != "PN" {
+		t.Errorf("declared explicit, written implicit: %+v", f.Dataset)
+	}
+}
