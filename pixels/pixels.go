@@ -136,7 +136,9 @@ type Limits struct {
 	MaxFrameBytes int64
 	// MaxFrames caps Number of Frames (default 100000).
 	MaxFrames int64
-	// MaxInflated caps a deflated dataset after inflation (default 1 GiB).
+	// MaxInflated caps a deflated dataset after inflation (default 256
+	// MiB: deflate expands up to ~1000:1, so a small upload could
+	// otherwise claim gigabytes).
 	MaxInflated int64
 }
 
@@ -148,7 +150,7 @@ func (l Limits) withDefaults() Limits {
 		l.MaxFrames = 100000
 	}
 	if l.MaxInflated <= 0 {
-		l.MaxInflated = 1 << 30
+		l.MaxInflated = 256 << 20
 	}
 	return l
 }

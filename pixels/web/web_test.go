@@ -380,3 +380,46 @@ func TestConditionalGet(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentFrames: OHIF asks for every frame of a series at once; the
+// shared parse/decode cache must serve them all correctly (run with -race).
+func TestConcurrentFrames(t *testing.T) {
+	f := newFixture(t, nil)
+	path := f.instPath("modality/emri_small.dcm") + "/frames/"
+	want := map[int]string{}
+	for n := 1; n <= 10; n++ {
+		w := f.get(fmt.Sprintf("%s%d", path, n), ohifAccept)
+		want[n] = sha(parts(t, w)[0].body)
+	}
+	f2 := newFixture(t, nil) // cold cache
+	errs := make(chan error, 50)
+	for i := 0; i < 50; i++ {
+		go func(n int) {
+			req := httptest.NewRequest(http.MethodGet, fmt.Sprintf("/dicom-web%s%d", path, n), nil)
+			req.Header.Set("Accept", ohifAccept)
+			w := httptest.NewRecorder()
+			f2.srv.ServeHTTP(w, req)
+			if w.Code != 200 {
+				errs <- fmt.Errorf("frame %d: status %d", n, w.Code)
+				return
+			}
+			_, params, _ := mime.ParseMediaType(w.Header().Get("Content-Type"))
+			p, err := multipart.NewReader(w.Body, params["boundary"]).NextPart()
+			if err != nil {
+				errs <- err
+				return
+			}
+			b, _ := io.ReadAll(p)
+			if sha(b) != want[n] {
+				errs <- fmt.Errorf("frame %d: wrong bytes", n)
+				return
+			}
+			errs <- nil
+		}(i%10 + 1)
+	}
+	for i := 0; i < 50; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
