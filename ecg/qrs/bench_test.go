@@ -1,7 +1,9 @@
 package qrs_test
 
 import (
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/huren-health/huren/ecg/internal/synth"
 	"github.com/huren-health/huren/ecg/qrs"
@@ -20,9 +22,19 @@ func BenchmarkDetect30Min360Hz(b *testing.B) {
 		x = rec.Leads[1].Samples
 	}
 	secs := float64(len(x)) / 360
-	b.ResetTimer()
+	c0 := cpuTime()
 	for b.Loop() {
 		qrs.Detect(x, 360)
 	}
 	b.ReportMetric(secs/(b.Elapsed().Seconds()/float64(b.N)), "x_realtime")
+	// Wall time on a shared machine includes waiting for a core.
+	b.ReportMetric(secs/((cpuTime()-c0).Seconds()/float64(b.N)), "x_realtime_cpu")
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
