@@ -2,7 +2,6 @@ package dicomfile
 
 import (
 	"bufio"
-	"bytes"
 	"compress/flate"
 	"encoding/binary"
 	"errors"
@@ -777,6 +776,3 @@ func valueStrings(vals []any) []string {
 	}
 	return out
 }
-
-// trimmed removes DICOM padding from a raw string value.
-func trimPad(b []byte) []byte { return bytes.TrimRight(b, " \x00") }

@@ -571,3 +571,41 @@ func TestDeclaredSyntaxContradicted(t *testing.T) {
 		t.Errorf("declared explicit, written implicit: %+v", f.Dataset)
 	}
 }
+
+// Explicit VR Big Endian: numbers and AT decoded in big-endian order,
+// InlineBinary of OW/OF given little-endian (PS3.18 F.2.7), OB untouched.
+func TestBigEndianValues(t *testing.T) {
+	b := &builder{bo: binary.BigEndian}
+	b.Write(make([]byte, 128))
+	b.WriteString("DICM")
+	meta := &builder{bo: binary.LittleEndian}
+	meta.elem(0x0002, 0x0010, "UI", padUID(TSExplicitBig))
+	b.Write(meta.Bytes())
+	b.elem(0x0028, 0x0009, "AT", []byte{0x00, 0x18, 0x10, 0x63})
+	b.elem(0x0028, 0x0010, "US", []byte{0x02, 0x00})
+	b.elem(0x0029, 0x1001, "OW", []byte{0x01, 0x02, 0x03, 0x04})
+	b.elem(0x0029, 0x1002, "OF", []byte{0x01, 0x02, 0x03, 0x04})
+	b.elem(0x0029, 0x1003, "OB", []byte{0x01, 0x02, 0x03, 0x04})
+	f := b.parse(t, Options{})
+	for tag, want := range map[string]string{
+		"00280009": "00181063", "00280010": "512",
+	} {
+		if got := f.Dataset.String(tag); got != want {
+			t.Errorf("%s = %q, want %q", tag, got, want)
+		}
+	}
+	for tag, want := range map[string][]byte{
+		"00291001": {0x02, 0x01, 0x04, 0x03},
+		"00291002": {0x04, 0x03, 0x02, 0x01},
+		"00291003": {0x01, 0x02, 0x03, 0x04},
+	} {
+		got, _ := base64.StdEncoding.DecodeString(f.Dataset[tag].InlineBinary)
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s InlineBinary % x, want % x", tag, got, want)
+		}
+	}
+	if f.TransferSyntax != TSExplicitBig || IsEncapsulatedTS(TSExplicitBig) || !IsEncapsulatedTS("1.2.840.10008.1.2.4.90") ||
+		TransferSyntaxName(TSExplicitBig) != "Explicit VR Big Endian" || IsEncapsulatedTS("1.2.3") {
+		t.Error("transfer syntax helpers")
+	}
+}
