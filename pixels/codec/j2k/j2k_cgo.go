@@ -38,6 +38,35 @@ static void hl_err(const char* msg, void* ud) {
 }
 static void hl_quiet(const char* msg, void* ud) { (void)msg; (void)ud; }
 
+// hl_header reads only the main header: 0 when the geometry matches w,h,comps.
+static int hl_header(const unsigned char* src, size_t n, int w, int h, int comps, char* errbuf) {
+	hl_mem m = { src, n, 0 };
+	OPJ_CODEC_FORMAT fmt = OPJ_CODEC_J2K;
+	if (n >= 12 && memcmp(src + 4, "jP  ", 4) == 0) fmt = OPJ_CODEC_JP2;
+	opj_codec_t* codec = opj_create_decompress(fmt);
+	if (!codec) return 3;
+	opj_set_error_handler(codec, hl_err, errbuf);
+	opj_set_warning_handler(codec, hl_quiet, NULL);
+	opj_set_info_handler(codec, hl_quiet, NULL);
+	opj_dparameters_t params;
+	opj_set_default_decoder_parameters(&params);
+	opj_image_t* img = NULL;
+	int rc = 0;
+	opj_stream_t* st = opj_stream_create(1 << 16, OPJ_TRUE);
+	if (!st) { opj_destroy_codec(codec); return 3; }
+	opj_stream_set_user_data(st, &m, NULL);
+	opj_stream_set_user_data_length(st, n);
+	opj_stream_set_read_function(st, hl_read);
+	opj_stream_set_skip_function(st, hl_skip);
+	opj_stream_set_seek_function(st, hl_seek);
+	if (!opj_setup_decoder(codec, &params) || !opj_read_header(st, codec, &img)) rc = 1;
+	else if ((int)(img->x1 - img->x0) != w || (int)(img->y1 - img->y0) != h || (int)img->numcomps != comps) rc = 2;
+	if (img) opj_image_destroy(img);
+	opj_stream_destroy(st);
+	opj_destroy_codec(codec);
+	return rc;
+}
+
 // hl_decode: 0 ok; 1 header; 2 geometry mismatch; 3 decode; 4 unsupported
 // layout. On success writes samples interleaved into dst (bps bytes each,
 // little endian) and sets *mct when the codestream had a colour transform.
@@ -110,21 +139,35 @@ func (Decoder) Decode(src []byte, info pixels.Info) (*pixels.Frame, error) {
 	if len(src) < 12 {
 		return nil, fmt.Errorf("jpeg 2000: frame of %d bytes: %w", len(src), pixels.ErrCorrupt)
 	}
-	f := pixels.NewFrame(info, outPhotometric(info.Photometric))
-	bps := f.BitsAllocated / 8
 	errbuf := (*C.char)(C.calloc(256, 1))
 	defer C.free(unsafe.Pointer(errbuf))
+	// Check the codestream's geometry before allocating the frame from
+	// the DICOM header.
+	rc := C.hl_header((*C.uchar)(unsafe.Pointer(&src[0])), C.size_t(len(src)), C.int(info.Columns), C.int(info.Rows), C.int(info.SamplesPerPixel), errbuf)
+	if rc == 0 {
+		f := pixels.NewFrame(info, outPhotometric(info.Photometric))
+		return decodeInto(f, src, info, errbuf)
+	}
+	return nil, j2kError(rc, C.GoString(errbuf), info)
+}
+
+func decodeInto(f *pixels.Frame, src []byte, info pixels.Info, errbuf *C.char) (*pixels.Frame, error) {
+	bps := f.BitsAllocated / 8
 	var prec, sgnd C.int
 	rc := C.hl_decode((*C.uchar)(unsafe.Pointer(&src[0])), C.size_t(len(src)), (*C.uchar)(unsafe.Pointer(&f.Data[0])), C.size_t(len(f.Data)),
 		C.int(bps), C.int(info.Columns), C.int(info.Rows), C.int(info.SamplesPerPixel), errbuf, &prec, &sgnd)
-	msg := C.GoString(errbuf)
-	switch rc {
-	case 0:
+	if rc == 0 {
 		return f, nil
-	case 2:
-		return nil, fmt.Errorf("jpeg 2000: codestream geometry disagrees with the header (%d×%d×%d): %w", info.Columns, info.Rows, info.SamplesPerPixel, pixels.ErrCorrupt)
-	case 4:
-		return nil, fmt.Errorf("jpeg 2000: subsampled or reduced components are not supported: %w", pixels.ErrCorrupt)
 	}
-	return nil, fmt.Errorf("jpeg 2000: openjpeg: %s: %w", msg, pixels.ErrCorrupt)
+	return nil, j2kError(rc, C.GoString(errbuf), info)
+}
+
+func j2kError(rc C.int, msg string, info pixels.Info) error {
+	switch rc {
+	case 2:
+		return fmt.Errorf("jpeg 2000: codestream geometry disagrees with the header (%d×%d×%d): %w", info.Columns, info.Rows, info.SamplesPerPixel, pixels.ErrCorrupt)
+	case 4:
+		return fmt.Errorf("jpeg 2000: subsampled or reduced components are not supported: %w", pixels.ErrCorrupt)
+	}
+	return fmt.Errorf("jpeg 2000: openjpeg: %s: %w", msg, pixels.ErrCorrupt)
 }

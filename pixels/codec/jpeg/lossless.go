@@ -76,6 +76,12 @@ func (Lossless) Decode(src []byte, info pixels.Info) (*pixels.Frame, error) {
 				}
 			}
 			fh.height = info.Rows // DNL-less streams with height 0 use the header's
+			// Every sample costs at least one Huffman bit: a stream with
+			// fewer bits than samples cannot be this image, so refuse it
+			// before allocating from the header's geometry.
+			if samples := int64(info.Rows) * int64(info.Columns) * int64(len(fh.comps)); int64(len(src))*8 < samples {
+				return nil, fmt.Errorf("jpeg lossless: %d bytes cannot hold %d samples: %w", len(src), samples, pixels.ErrCorrupt)
+			}
 			frame = pixels.NewFrame(info, info.Photometric)
 			planes = make([][]int32, len(fh.comps))
 			for i := range planes {

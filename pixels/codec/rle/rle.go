@@ -38,6 +38,12 @@ func (Decoder) Decode(src []byte, info pixels.Info) (*pixels.Frame, error) {
 		}
 	}
 	offs[nseg] = len(src)
+	// A PackBits replicate run turns 2 bytes into at most 128: a frame
+	// smaller than 1/64 of its decoded size is corrupt. Checked before
+	// allocating from the header's geometry.
+	if int64(len(src)-64)*64 < info.FrameBytes() {
+		return nil, fmt.Errorf("rle: %d bytes cannot decode to %d: %w", len(src), info.FrameBytes(), pixels.ErrCorrupt)
+	}
 	photo := info.Photometric
 	f := pixels.NewFrame(info, photo)
 	px := info.Rows * info.Columns
