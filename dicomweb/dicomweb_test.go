@@ -250,6 +250,16 @@ func testRoundTrip(t *testing.T, b backends) {
 	if len(studies) != 1 || str(studies[0], "0020000D") != study || str(studies[0], "00081190") != studyURL {
 		t.Fatalf("QIDO studies %v", studies)
 	}
+	// OHIF v3's request pattern (study list, viewer, priors).
+	for _, p := range []string{
+		"/dicom-web/studies?limit=101&offset=0&fuzzymatching=false&includefield=00081030,00080060,00080090,00100030",
+		"/dicom-web/studies?limit=101&offset=0&fuzzymatching=false&includefield=00081030%2C00080060&StudyInstanceUID=" + study,
+		"/dicom-web/studies?00100020=DEV",
+	} {
+		if got := qido(t, e, p); len(got) != 1 {
+			t.Fatalf("%s: %d studies", p, len(got))
+		}
+	}
 	series := qido(t, e, "/dicom-web/studies/"+study+"/series")
 	if len(series) != 1 {
 		t.Fatalf("QIDO series %v", series)
