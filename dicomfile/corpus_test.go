@@ -89,6 +89,10 @@ var wantValidateErr = map[string]error{
 	"dicom/edge/UN_sequence.dcm":                             ErrMissingUID,
 	"dicom/charset/chrSQEncoding.dcm":                        ErrMissingUID,
 	"dicom/charset/chrSQEncoding1.dcm":                       ErrMissingUID,
+	// CR objects without Pixel Data (pydicom's charset examples).
+	"dicom/charset/chrJapMulti.dcm":            ErrBadPixelData,
+	"dicom/charset/chrJapMultiExplicitIR6.dcm": ErrBadPixelData,
+	"dicom/charset/chrKoreanMulti.dcm":         ErrBadPixelData,
 }
 
 type oracle struct {

@@ -400,8 +400,16 @@ func TestValidateUIDs(t *testing.T) {
 	}
 	f := &File{SOPClassUID: "1.2", SOPInstanceUID: "1.2.x", StudyInstanceUID: ""}
 	err := Validate(f)
-	if !errors.Is(err, ErrBadUID) || !errors.Is(err, ErrMissingUID) {
+	if !errors.Is(err, ErrBadUID) || !errors.Is(err, ErrMissingUID) || errors.Is(err, ErrBadPixelData) {
 		t.Fatalf("Validate: %v", err)
+	}
+	ct := &File{SOPClassUID: "1.2.840.10008.5.1.4.1.1.2", SOPInstanceUID: "1.2", StudyInstanceUID: "1.3", SeriesInstanceUID: "1.4"}
+	if err := Validate(ct); !errors.Is(err, ErrBadPixelData) || errors.Is(err, ErrMissingUID) {
+		t.Fatalf("CT without Pixel Data: %v", err)
+	}
+	sr := &File{SOPClassUID: "1.2.840.10008.5.1.4.1.1.88.11", SOPInstanceUID: "1.2", StudyInstanceUID: "1.3", SeriesInstanceUID: "1.4"}
+	if err := Validate(sr); err != nil {
+		t.Fatalf("SR: %v", err)
 	}
 }
 

@@ -6,9 +6,10 @@ import (
 )
 
 // Validate applies the ingest-time checks to a parsed file: the four
-// identifying UIDs are present and syntactically valid (PS3.5 9.1), and when
-// there is Pixel Data its frames could be located (native length matches the
-// image attributes; encapsulated data yields Number of Frames frames).
+// identifying UIDs are present and syntactically valid (PS3.5 9.1), an image
+// SOP Class has Pixel Data, and when there is Pixel Data its frames could be
+// located (native length matches the image attributes; encapsulated data
+// yields Number of Frames frames).
 // It returns all problems joined (errors.Is works for each).
 func Validate(f *File) error {
 	var errs []error
@@ -28,6 +29,10 @@ func Validate(f *File) error {
 	}
 	if f.Pixels != nil && f.Pixels.FramesErr != nil {
 		errs = append(errs, f.Pixels.FramesErr)
+	}
+	if f.Pixels == nil && imageSOPClasses[f.SOPClassUID] {
+		errs = append(errs, fmt.Errorf("%w: SOP Class %s is an image but the file has no Pixel Data (7FE0,0010): the pixels were stripped or the file was cut off; send the complete image",
+			ErrBadPixelData, f.SOPClassUID))
 	}
 	return errors.Join(errs...)
 }
@@ -57,3 +62,27 @@ func CheckUID(u string) error {
 	}
 	return nil
 }
+
+// imageSOPClasses are the storage SOP Classes whose IODs require Pixel Data
+// (or Float Pixel Data), so that a file of one of them without it is broken.
+var imageSOPClasses = func() map[string]bool {
+	m := map[string]bool{}
+	for _, suffix := range []string{
+		"1", "1.1", "1.1.1", "1.2", "1.2.1", "1.3", "1.3.1", // CR, DX, MG, IO
+		"2", "2.1", "2.2", // CT, Enhanced CT, Legacy Converted Enhanced CT
+		"3.1", "6.1", "6.2", // US Multi-frame, US, Enhanced US Volume
+		"4", "4.1", "4.3", "4.4", // MR, Enhanced MR, Enhanced MR Color, Legacy Converted Enhanced MR
+		"7", "7.1", "7.2", "7.3", "7.4", // Secondary Capture, multi-frame SC
+		"12.1", "12.1.1", "12.2", "12.2.1", // XA, Enhanced XA, RF, Enhanced XRF
+		"13.1.3", "13.1.4", "13.1.5", // breast tomosynthesis, projection
+		"14.1", "14.2", // intravascular OCT
+		"20", "128", "128.1", "130", // NM, PET, Legacy Converted Enhanced PET, Enhanced PET
+		"30", "66.4", // Parametric Map, Segmentation
+		"77.1.1", "77.1.1.1", "77.1.2", "77.1.2.1", "77.1.3", "77.1.4", "77.1.4.1", // VL images
+		"77.1.5.1", "77.1.5.2", "77.1.5.4", "77.1.6", // ophthalmic, whole slide
+		"481.1", // RT Image
+	} {
+		m["1.2.840.10008.5.1.4.1.1."+suffix] = true
+	}
+	return m
+}()
