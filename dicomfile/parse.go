@@ -416,6 +416,15 @@ var vrInfo = map[string]bool{
 	"SV": true, "UC": true, "UN": true, "UR": true, "UT": true, "UV": true,
 }
 
+// vrNames maps each VR to an interned string of itself.
+var vrNames = func() map[string]string {
+	m := make(map[string]string, len(vrInfo))
+	for vr := range vrInfo {
+		m[vr] = vr
+	}
+	return m
+}()
+
 // readHeader reads one element header in the current encoding.
 func (p *parser) readHeader() (elemHeader, error) {
 	r := p.r
@@ -441,9 +450,12 @@ func (p *parser) readHeader() (elemHeader, error) {
 		return h, fmt.Errorf("%w: element %s at byte %d has an invalid VR (bytes %02X %02X): the file is corrupt or not in the declared transfer syntax",
 			ErrMalformed, tagName(h.group, h.elem), start, b[4], b[5])
 	}
-	h.vr = string(b[4:6])
-	long, known := vrInfo[h.vr]
-	if !known {
+	// Look the VR up without converting the bytes (no allocation) and use
+	// the dictionary's own string.
+	long, known := vrInfo[string(b[4:6])]
+	if known {
+		h.vr = vrNames[string(b[4:6])]
+	} else {
 		// Unknown VR (PS3.5 6.2: treat as UN with the long form when the
 		// reserved bytes are zero, else the short form).
 		if b[6] == 0 && b[7] == 0 {
@@ -753,7 +765,7 @@ func (p *parser) readSequence(h elemHeader, depth int, path string, cs *charset,
 	return el, nil
 }
 
-// hexTag formats group/element as 8 upper-case hex digits without fmt.
+// tagKey formats group/element as 8 upper-case hex digits without fmt.
 func tagKey(g, e uint16) string {
 	const hexd = "0123456789ABCDEF"
 	var b [8]byte
