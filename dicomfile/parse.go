@@ -534,7 +534,8 @@ func (p *parser) readDataset(end int64, depth int, prefix string, cs *charset, t
 			return nil, fmt.Errorf("%w: File Meta element %s found inside the dataset at byte %d", ErrMalformed, tagName(h.group, h.elem), h.valueOffset-8)
 		}
 		lastTag = t
-		el, err := p.readElement(h, depth, prefix, cs, top)
+		key := tagKey(h.group, h.elem)
+		el, err := p.readElement(h, key, depth, prefix, cs, top)
 		if err != nil {
 			return nil, err
 		}
@@ -544,7 +545,6 @@ func (p *parser) readDataset(end int64, depth int, prefix string, cs *charset, t
 		if h.group == 0x0002 && top {
 			continue // stray File Meta elements are not dataset attributes
 		}
-		key := tagKey(h.group, h.elem)
 		ds[key] = el
 		if t == 0x00280103 && len(el.Value) > 0 {
 			if v, ok := el.Value[0].(int64); ok {
@@ -619,12 +619,11 @@ func binaryVR(vr string) bool {
 }
 
 // readElement reads the value of the element whose header is h.
-func (p *parser) readElement(h elemHeader, depth int, prefix string, cs *charset, top bool) (*dicomjson.Element, error) {
+func (p *parser) readElement(h elemHeader, key string, depth int, prefix string, cs *charset, top bool) (*dicomjson.Element, error) {
 	r := p.r
 	t := h.tag()
 	vr := h.vr
-	key := tagKey(h.group, h.elem)
-	path := prefix + key
+	path := prefix + key // no allocation at top level, where prefix is ""
 	// Pixel Data, or Float / Double Float Pixel Data (parametric maps).
 	isPixel := t == 0x7FE00010 || (t == 0x7FE00008 || t == 0x7FE00009) && h.length != undefinedLength
 

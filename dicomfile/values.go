@@ -173,7 +173,7 @@ func (p *parser) decodeValue(h elemHeader, val []byte, cs *charset) *dicomjson.E
 				parts = cs.decodeValues(val, false)
 			}
 		} else {
-			if singleValued(vr) {
+			if singleValued(vr) || bytes.IndexByte(val, '\\') < 0 {
 				parts = []string{asciiString(val)}
 			} else {
 				for _, b := range bytes.Split(val, []byte{'\\'}) {
