@@ -281,13 +281,13 @@ func Delineate(t *Template) Fiducials {
 		if e[pk] >= 20 && pk > pLo+ms(20) && pk < pHi-ms(10) {
 			on, off := -1, -1
 			for i := pk; i > pLo; i-- {
-				if e[i] < 0.2*e[pk] {
+				if e[i] < pFrac*e[pk] {
 					on = i
 					break
 				}
 			}
 			for i := pk; i < f.QRSOn; i++ {
-				if e[i] < 0.2*e[pk] {
+				if e[i] < pFrac*e[pk] {
 					off = i
 					break
 				}
@@ -364,3 +364,9 @@ func mean(x []float64) float64 {
 	}
 	return s / float64(len(x))
 }
+
+// pFrac is the fraction of the P-wave peak deviation that marks P onset and
+// offset. 0.2 under-reads PR by 6–13 ms against the Mortara device values in
+// testdata; 0.15 over-reads the aECG by 8 ms and 0.1 loses P waves: 0.2 is
+// the stable choice.
+const pFrac = 0.2
