@@ -2,6 +2,7 @@ package dicomfile
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"testing"
 )
@@ -36,6 +37,23 @@ func BenchmarkParseMultiframeJPEG(b *testing.B) {
 	for b.Loop() {
 		if _, err := Parse(bytes.NewReader(data), int64(len(data)), Options{}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseCTStream: the same slice from a non-seekable stream (a
+// multipart part), so the 512 KiB of pixel data are read through, not sought.
+func BenchmarkParseCTStream(b *testing.B) {
+	data, err := os.ReadFile("testdata/corpus/dicom/modality/CT1_UNC.explicit_little_endian.dcm")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		f, err := Parse(struct{ io.Reader }{bytes.NewReader(data)}, int64(len(data)), Options{})
+		if err != nil || f.Pixels == nil || len(f.Pixels.Frames) != 1 {
+			b.Fatalf("parse: %v", err)
 		}
 	}
 }
