@@ -214,7 +214,7 @@ func (h *Handler) stowRespond(c *gin.Context, study string, items []stowItem) er
 			continue
 		}
 		h.metrics.stowInstances.WithLabelValues("failed").Inc()
-		if errkind.Of(it.err) == errkind.Unavailable || ingest.Reason(it.err) == ingest.ReasonOutOfResources && !errors.Is(it.err, ingest.ErrTooLarge) {
+		if errkind.Of(it.err) == errkind.Unavailable {
 			unavailable++
 		}
 		item := dicomjson.Dataset{}

@@ -261,11 +261,6 @@ func validate(f *dicomfile.File, study string) error {
 	if study != "" && f.StudyInstanceUID != study {
 		return fmt.Errorf("%w: instance %s belongs to study %s, the request is for study %s", ErrStudyMismatch, f.SOPInstanceUID, f.StudyInstanceUID, study)
 	}
-	if f.Deflated && f.Pixels != nil {
-		// Stored as sent; bulk and frames are then served by inflating,
-		// which the pixels package handles. Nothing to refuse here.
-		return nil
-	}
 	return nil
 }
 
