@@ -17,6 +17,7 @@ import (
 	"context"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/huren-health/huren/catalog"
@@ -52,6 +53,7 @@ type study struct {
 	score    int64
 	pids     []string // indexed PatientID / AccessionNumber values
 	accs     []string
+	names    []string // PNTokens of the PatientName values, for NamePrefix
 	view     catalog.StudyView
 	inOrder  bool
 	modCount map[string]int
@@ -174,6 +176,10 @@ func (c *Catalog) refresh(st *study, se *series) {
 	attrs := catalog.StudyDataset(rep.stPart, len(st.series), len(st.insts), mods)
 	st.score = catalog.StudyScore(attrs)
 	st.view = catalog.StudyView{UID: st.uid, Score: st.score, Attrs: attrs, Sites: keys(st.siteCnt)}
+	st.names = st.names[:0]
+	for _, v := range attrs.Strings(catalog.TagPatientName) {
+		st.names = append(st.names, catalog.PNTokens(v)...)
+	}
 	st.pids = catalog.IndexValues(attrs, catalog.TagPatientID)
 	st.accs = catalog.IndexValues(attrs, catalog.TagAccessionNumber)
 	index(c.byPID, st.pids, st.uid)
@@ -302,6 +308,18 @@ type source struct{ c *Catalog }
 
 func (s source) ScanStudies(ctx context.Context, p *catalog.Plan, fn func(catalog.StudyView) bool) error {
 	c := s.c
+	if p.NamePrefix != "" {
+		// Cheap superset test on precomputed tokens before the matcher.
+		inner := fn
+		fn = func(v catalog.StudyView) bool {
+			for _, t := range c.studies[v.UID].names {
+				if strings.HasPrefix(t, p.NamePrefix) {
+					return inner(v)
+				}
+			}
+			return true
+		}
+	}
 	var cand map[string]bool
 	switch {
 	case p.StudyUIDs != nil:

@@ -19,7 +19,7 @@ var (
 	// materializeMax is the largest candidate set gathered from an index
 	// and sorted in Go; larger ones are cheaper to meet while walking the
 	// date index in order.
-	materializeMax = 20000
+	materializeMax = 2000
 	// Chunk sizes of the walk over the date index: the first chunk is the
 	// page (offset+limit) or minChunk, then it doubles up to maxChunk.
 	minChunk = 64
@@ -79,22 +79,32 @@ func (s *source) candidates(ctx context.Context, p *catalog.Plan) ([]string, str
 		return ids, "", err
 	}
 	if p.NamePrefix != "" {
-		// A study has several tokens with the prefix (group, component…).
-		members, err := c.rdb.ZRangeByLex(ctx, c.key("x", "pn"), &goredis.ZRangeBy{
-			Min: "[" + p.NamePrefix, Max: "[" + p.NamePrefix + "\xff", Count: 4*int64(materializeMax) + 1}).Result()
-		if err != nil {
+		// A study has about three tokens with a given prefix (the whole
+		// name, the group, the component), hence the factors of 4 and 3.
+		lo, hi := "["+p.NamePrefix, "["+p.NamePrefix+"\xff"
+		pipe := c.rdb.Pipeline()
+		count := pipe.ZLexCount(ctx, c.key("x", "pn"), lo, hi)
+		total := pipe.ZCard(ctx, c.key("x", "date"))
+		if _, err := pipe.Exec(ctx); err != nil {
 			return nil, "", c.fail("search name index", err)
 		}
-		seen := map[string]bool{}
-		ids := []string{}
-		for _, m := range members {
-			if i := strings.LastIndexByte(m, 0); i >= 0 && !seen[m[i+1:]] {
-				seen[m[i+1:]] = true
-				ids = append(ids, m[i+1:])
+		if count.Val() <= 4*int64(materializeMax) {
+			members, err := c.rdb.ZRangeByLex(ctx, c.key("x", "pn"), &goredis.ZRangeBy{Min: lo, Max: hi}).Result()
+			if err != nil {
+				return nil, "", c.fail("search name index", err)
 			}
-		}
-		if len(members) <= 4*materializeMax && len(ids) <= materializeMax {
+			seen := map[string]bool{}
+			ids := []string{}
+			for _, m := range members {
+				if i := strings.LastIndexByte(m, 0); i >= 0 && !seen[m[i+1:]] {
+					seen[m[i+1:]] = true
+					ids = append(ids, m[i+1:])
+				}
+			}
 			return ids, "name", nil
+		}
+		if t := total.Val(); t > 0 {
+			s.frac = min(s.frac, float64(count.Val())/3/float64(t))
 		}
 	}
 	// Small modality or site sets are worth gathering.
