@@ -122,6 +122,10 @@ type Catalog interface {
 	// reflect the change as soon as Put returns.
 	Put(ctx context.Context, rec Record) error
 	// Instance returns the record of an instance UID, ErrNotFound if absent.
+	// Returned records are the caller's; their Attrs are in Normalize's
+	// canonical form (json.Number numbers, PN as map[string]any). Neither
+	// Instance nor Instances applies a site scope: callers check
+	// Record.Site against the requester's access.
 	Instance(ctx context.Context, instanceUID string) (Record, error)
 	// Instances lists the records of a study (seriesUID == "") or a series,
 	// ordered as SortRecords: by series (SeriesNumber, SeriesInstanceUID),
