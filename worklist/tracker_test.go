@@ -65,8 +65,12 @@ func TestTrackerQuietPeriod(t *testing.T) {
 		task.PatientID != "P001" || task.PatientName != "Zhang^San" || task.Site != "township-a" || task.Group != "县医院影像科" {
 		t.Fatalf("task %+v", task)
 	}
-	if tr.Pending() != 0 {
-		t.Fatalf("%d studies still pending", tr.Pending())
+	// The event is published inside Upsert, just before the tracker
+	// forgets the study; wait for that.
+	for deadline := time.Now().Add(10 * time.Second); tr.Pending() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d studies still pending", tr.Pending())
+		}
 	}
 	// Reported, then a late instance: flagged, not a second task.
 	c, _ := q.Claim(ctx, worklist.Actor{ID: "dr", Groups: []string{task.Group}, Senior: true}, task.ID)

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/huren-health/huren/storage"
 	"github.com/huren-health/huren/worklist"
 )
@@ -36,6 +38,7 @@ type Queue struct {
 	lease time.Duration
 	hub   worklist.Hub
 	ob    *worklist.Outbox
+	m     *worklist.Metrics
 
 	mu     sync.Mutex
 	tasks  map[string]*worklist.Task
@@ -53,8 +56,15 @@ func New(cfg worklist.Config) *Queue {
 	if q.now == nil {
 		q.now = time.Now
 	}
+	q.m = worklist.NewMetrics(cfg.Registerer, "memory")
 	if cfg.Store != nil {
 		q.ob = worklist.NewOutbox(cfg.Store, cfg.OutboxLimitOrDefault(), cfg.LoggerOrDiscard().With("component", "worklist.memory"))
+	}
+	if cfg.Registerer != nil && q.ob != nil {
+		cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "huren_worklist_outbox_pending", Help: "Task events waiting to be written to object storage.",
+			ConstLabels: prometheus.Labels{"backend": "memory"},
+		}, func() float64 { return float64(q.ob.Len()) }))
 	}
 	q.reset()
 	return q
@@ -253,7 +263,8 @@ func (q *Queue) claimLocked(t *worklist.Task, a worklist.Actor, now time.Time) w
 }
 
 // ClaimNext implements worklist.Queue.
-func (q *Queue) ClaimNext(ctx context.Context, a worklist.Actor, group string, stage worklist.Stage) (worklist.Task, error) {
+func (q *Queue) ClaimNext(ctx context.Context, a worklist.Actor, group string, stage worklist.Stage) (t worklist.Task, err error) {
+	defer func(start time.Time) { q.m.Observe("claim_next", start, err) }(time.Now())
 	if err := worklist.CheckClaimNext(a, group, stage); err != nil {
 		return worklist.Task{}, err
 	}

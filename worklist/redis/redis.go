@@ -51,6 +51,7 @@ type Queue struct {
 	leaseMS string
 	obMax   string
 	hub     worklist.Hub
+	m       *worklist.Metrics
 
 	subOnce sync.Once
 	subErr  error
@@ -68,6 +69,7 @@ type Queue struct {
 func New(c goredis.UniversalClient, prefix string, cfg worklist.Config) *Queue {
 	q := &Queue{c: c, base: "{" + prefix + "}:", cfg: cfg,
 		leaseMS: strconv.FormatInt(cfg.LeaseOrDefault().Milliseconds(), 10), obMax: "0"}
+	q.m = worklist.NewMetrics(cfg.Registerer, "redis")
 	q.ctx, q.cancel = context.WithCancel(context.Background())
 	if cfg.Store != nil {
 		q.obMax = strconv.Itoa(cfg.OutboxLimitOrDefault())
@@ -124,8 +126,13 @@ func scriptErr(op, id string, err error) error {
 }
 
 func (q *Queue) run(ctx context.Context, s *goredis.Script, args ...any) (any, error) {
+	start := time.Now()
 	argv := append([]any{q.obMax, q.leaseMS}, args...)
-	return s.Run(ctx, q.c, []string{q.key()}, argv...).Result()
+	v, err := s.Run(ctx, q.c, []string{q.key()}, argv...).Result()
+	if q.m != nil {
+		q.m.Observe(scriptNames[s], start, scriptErr("", "", err))
+	}
+	return v, err
 }
 
 // decode turns a flat field/value reply into a Task.

@@ -292,3 +292,10 @@ return flat(h)
 var expireScript = goredis.NewScript(prelude + `
 return expire_due(1000)
 `)
+
+// scriptNames label the op metrics.
+var scriptNames = map[*goredis.Script]string{
+	upsertScript: "upsert", claimNextScript: "claim_next", claimScript: "claim", renewScript: "renew",
+	releaseScript: "release", completeScript: "complete", reassignScript: "reassign", cancelScript: "cancel",
+	escalateScript: "escalate", expireScript: "expire",
+}
