@@ -14,9 +14,12 @@ import (
 	"time"
 
 	"github.com/huren-health/huren/ingest"
+	"github.com/huren-health/huren/storage"
 )
 
 var ingestSource = ingest.Source{Site: "bench", Via: "stow"}
+
+func storagePut(n int) storage.PutOptions { return storage.PutOptions{Size: int64(n)} }
 
 // benchCT returns n CT instances of 512×512 int16 (one study, one series):
 // the files of $HUREN_BENCH_CT300 (default /tmp/bench-data/ct300, made by
@@ -240,4 +243,27 @@ func BenchmarkSeriesMetadata(b *testing.B) {
 			b.ReportMetric(float64(size)/1e6, "MB/response")
 		})
 	}
+}
+
+// BenchmarkDurableWriteCeiling is the floor under BenchmarkSTOW on the same
+// machine in the same run: the two durable fs writes every instance needs
+// (the 512×512 original and an 8 KiB metadata object, each fsync'd), with
+// no HTTP, parsing or indexing. STOW instances/s divided by this figure is
+// Huren's fraction of the durable-write ceiling.
+func BenchmarkDurableWriteCeiling(b *testing.B) {
+	st, _ := memoryBackends.open(b)
+	orig := syntheticCT(1, 512)
+	meta := make([]byte, 8<<10)
+	ctx := context.Background()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		if _, err := st.PutIfAbsent(ctx, fmt.Sprintf("dicom/a/b/%d.dcm", i), bytes.NewReader(orig), storagePut(len(orig))); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := st.Put(ctx, fmt.Sprintf("meta/a/b/%d.json", i), bytes.NewReader(meta), storagePut(len(meta))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "instances/s")
 }
