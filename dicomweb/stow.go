@@ -36,8 +36,9 @@ var ErrEmptyBody = errkind.New(errkind.Invalid, "dicomweb: no DICOM instance in 
 
 // stowItem is the outcome of one part.
 type stowItem struct {
-	res ingest.Result
-	err error
+	res  ingest.Result
+	err  error
+	part int // 1-based part number, for the error comment
 }
 
 // stow handles POST /studies and /studies/{study}.
@@ -84,7 +85,7 @@ func (h *Handler) stow(c *gin.Context) (any, error) {
 		if isBodyError(err) {
 			return nil, bodyError(err)
 		}
-		items = append(items, stowItem{res, err})
+		items = append(items, stowItem{res: res, err: err, part: 1})
 	case mtMultipart:
 		if t := strings.ToLower(params["type"]); t != "" && t != mtDICOM {
 			return nil, fmt.Errorf("%w: multipart/related of type %q: Huren accepts application/dicom parts only (no metadata+bulk STOW)", ErrUnsupportedMedia, params["type"])
@@ -95,6 +96,7 @@ func (h *Handler) stow(c *gin.Context) (any, error) {
 		}
 		err := readParts(body, boundary, func(p *multipart.Part) error {
 			item := h.stowPart(c, p, src)
+			item.part = len(items) + 1
 			items = append(items, item)
 			if isBodyError(item.err) {
 				return item.err
@@ -127,7 +129,7 @@ func (h *Handler) stowPart(c *gin.Context, p *multipart.Part, src ingest.Source)
 		}
 	}
 	res, err := h.cfg.Ingest.Ingest(c.Request.Context(), p, size, src)
-	return stowItem{res, err}
+	return stowItem{res: res, err: err}
 }
 
 var (
@@ -225,7 +227,7 @@ func (h *Handler) stowRespond(c *gin.Context, study string, items []stowItem) er
 			reason = ingest.ReasonCannotUnderstand
 		}
 		item.Set(tagFailureReason, "US", int64(reason))
-		item.Set(tagErrorComment, "LO", clip(publicMessage(it.err), 1024))
+		item.Set(tagErrorComment, "LO", clip(fmt.Sprintf("part %d: %s", it.part, publicMessage(it.err)), 1024))
 		fails = append(fails, item)
 	}
 	if len(refs) > 0 {
