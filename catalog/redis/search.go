@@ -23,7 +23,10 @@ var (
 	// Chunk sizes of the walk over the date index: the first chunk is the
 	// page (offset+limit) or minChunk, then it doubles up to maxChunk.
 	minChunk = 64
-	maxChunk = 4096
+	maxChunk = 8192
+	// nameMax is the largest number of studies gathered from the name
+	// index (its tokens are cheaper to gather than names to pre-filter).
+	nameMax = 5000
 )
 
 // source is one search's view of the catalog (catalog.Source).
@@ -32,8 +35,9 @@ type source struct {
 	// series caches the series UIDs of the studies read during the scan,
 	// so expanding a study to its series costs one round trip.
 	series map[string][]string
-	// frac estimates the fraction of studies the set pre-filters keep
-	// (1 when unknown), to size the first chunk of a walk.
+	// frac estimates the fraction of studies the pre-filters keep (1 when
+	// unknown; groups are assumed independent), to size the first chunk of
+	// a walk.
 	frac float64
 }
 
@@ -88,7 +92,7 @@ func (s *source) candidates(ctx context.Context, p *catalog.Plan) ([]string, str
 		if _, err := pipe.Exec(ctx); err != nil {
 			return nil, "", c.fail("search name index", err)
 		}
-		if count.Val() <= 4*int64(materializeMax) {
+		if count.Val() <= 4*int64(min(nameMax, 2*materializeMax)) {
 			members, err := c.rdb.ZRangeByLex(ctx, c.key("x", "pn"), &goredis.ZRangeBy{Min: lo, Max: hi}).Result()
 			if err != nil {
 				return nil, "", c.fail("search name index", err)
@@ -104,7 +108,7 @@ func (s *source) candidates(ctx context.Context, p *catalog.Plan) ([]string, str
 			return ids, "name", nil
 		}
 		if t := total.Val(); t > 0 {
-			s.frac = min(s.frac, float64(count.Val())/3/float64(t))
+			s.frac *= min(float64(count.Val())/3/float64(t), 1)
 		}
 	}
 	// Small modality or site sets are worth gathering.
@@ -136,7 +140,7 @@ func (s *source) candidates(ctx context.Context, p *catalog.Plan) ([]string, str
 			n += cmd.Val()
 		}
 		if t := total.Val(); t > 0 {
-			s.frac = min(s.frac, float64(n)/float64(t))
+			s.frac *= float64(n) / float64(t) // independence assumed
 		}
 		if n <= int64(materializeMax) && n < bestN {
 			best, bestN = g, n
@@ -212,7 +216,10 @@ func (s *source) walkDates(ctx context.Context, p *catalog.Plan, fn func(catalog
 		// Every entry is a result: skip the offset inside Redis.
 		offset, p.Skipped, want = int64(p.Offset), p.Offset, p.Limit
 	}
-	chunk := min(max(int(float64(want)/s.frac*1.25), minChunk), maxChunk)
+	chunk := maxChunk
+	if est := float64(want) / s.frac * 1.25; s.frac > 0 && est < float64(maxChunk) {
+		chunk = max(int(est), minChunk)
+	}
 	for {
 		ids, err := s.c.rdb.ZRevRangeByScore(ctx, s.c.key("x", "date"), &goredis.ZRangeBy{
 			Min: lo, Max: hi, Offset: offset, Count: int64(chunk)}).Result()
