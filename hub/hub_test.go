@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/huren-health/huren/auth"
 )
 
 // testFile is a small real CT slice (provenance: ingest/testdata/README.md).
@@ -20,7 +22,7 @@ const testFile = "../ingest/testdata/CT_small.dcm"
 
 func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-func startHub(t *testing.T, cfg Config) (base string, stop func()) {
+func startHub(t *testing.T, cfg Config) (base string, srv *Server, stop func()) {
 	t.Helper()
 	srv, err := Open(context.Background(), cfg, quietLog(), io.Discard)
 	if err != nil {
@@ -33,7 +35,7 @@ func startHub(t *testing.T, cfg Config) (base string, stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	return "http://" + ln.Addr().String(), func() {
+	return "http://" + ln.Addr().String(), srv, func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Serve: %v", err)
@@ -48,13 +50,49 @@ func embeddedConfig(t *testing.T) Config {
 	return cfg
 }
 
-func stowFile(t *testing.T, base, path string) {
+// deviceToken creates a township site and an upload+read token for it, as
+// an administrator would for a modality or the upload CLI.
+func deviceToken(t *testing.T, srv *Server) string {
+	t.Helper()
+	ctx := context.Background()
+	svc := srv.Auth()
+	if _, err := svc.AddSite(ctx, auth.Site{ID: "town-a", Name: "甲镇卫生院", Kind: auth.Township, Parent: "county"}); err != nil {
+		t.Fatalf("add site: %v", err)
+	}
+	_, secret, err := svc.CreateToken(ctx, auth.NewToken{Name: "ct-1", Site: "town-a",
+		Capabilities: []auth.Capability{auth.CapUpload, auth.CapRead}})
+	if err != nil {
+		t.Fatalf("create token: %v", err)
+	}
+	return secret
+}
+
+func do(t *testing.T, method, url, token, ctype string, body io.Reader) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func stowFile(t *testing.T, base, token, path string) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Post(base+"/dicom-web/studies", "application/dicom", bytes.NewReader(data))
+	resp := do(t, "POST", base+"/dicom-web/studies", token, "application/dicom", bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,12 +103,9 @@ func stowFile(t *testing.T, base, path string) {
 	}
 }
 
-func getJSON(t *testing.T, url string, want int) any {
+func getJSON(t *testing.T, url, token string, want int) any {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := do(t, "GET", url, token, "", nil)
 	defer resp.Body.Close()
 	if resp.StatusCode != want {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
@@ -88,14 +123,16 @@ func getJSON(t *testing.T, url string, want int) any {
 // because the in-memory catalog is rebuilt from storage at start.
 func TestEmbeddedDefaultSurvivesRestart(t *testing.T) {
 	cfg := embeddedConfig(t)
-	base, stop := startHub(t, cfg)
-	stowFile(t, base, testFile)
-	before := getJSON(t, base+"/dicom-web/studies", http.StatusOK)
+	base, srv, stop := startHub(t, cfg)
+	token := deviceToken(t, srv)
+	stowFile(t, base, token, testFile)
+	before := getJSON(t, base+"/dicom-web/studies", token, http.StatusOK)
 	stop()
 
-	base, stop = startHub(t, cfg)
+	base, _, stop = startHub(t, cfg)
 	defer stop()
-	after := getJSON(t, base+"/dicom-web/studies", http.StatusOK)
+	// The token, like every account record, lives in storage: it still works.
+	after := getJSON(t, base+"/dicom-web/studies", token, http.StatusOK)
 	if n := len(before.([]any)); n != 1 {
 		t.Fatalf("before restart: %d studies, want 1", n)
 	}
@@ -113,7 +150,7 @@ func TestEmbeddedDefaultSurvivesRestart(t *testing.T) {
 }
 
 func TestOperationalEndpoints(t *testing.T) {
-	base, stop := startHub(t, embeddedConfig(t))
+	base, _, stop := startHub(t, embeddedConfig(t))
 	defer stop()
 	for _, tc := range []struct {
 		path   string
@@ -124,6 +161,7 @@ func TestOperationalEndpoints(t *testing.T) {
 		{"/readyz", 200, `"ready"`},
 		{"/metrics", 200, "huren_http_requests_total"},
 		{"/no/such/thing", 404, `"request_id"`},
+		{"/dicom-web/studies", 401, `"request_id"`}, // every clinical route needs credentials
 	} {
 		resp, err := http.Get(base + tc.path)
 		if err != nil {
@@ -148,12 +186,16 @@ func TestGracefulShutdownFinishesUpload(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	token := deviceToken(t, srv)
 	go func() { done <- srv.Serve(ctx, ln) }()
 	data, _ := os.ReadFile(testFile)
 	pr, pw := io.Pipe()
 	result := make(chan int, 1)
 	go func() {
-		resp, err := http.Post("http://"+ln.Addr().String()+"/dicom-web/studies", "application/dicom", pr)
+		req, _ := http.NewRequest("POST", "http://"+ln.Addr().String()+"/dicom-web/studies", pr)
+		req.Header.Set("Content-Type", "application/dicom")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			result <- -1
 			return

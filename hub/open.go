@@ -7,11 +7,18 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/huren-health/huren/audit"
+	"github.com/huren-health/huren/auth"
+	authcli "github.com/huren-health/huren/auth/cli"
+	authmemory "github.com/huren-health/huren/auth/memory"
+	authredis "github.com/huren-health/huren/auth/redis"
+	authweb "github.com/huren-health/huren/auth/web"
 	"github.com/huren-health/huren/catalog"
 	catmemory "github.com/huren-health/huren/catalog/memory"
 	catredis "github.com/huren-health/huren/catalog/redis"
@@ -33,8 +40,10 @@ type Backends struct {
 	Catalog catalog.Catalog
 	// Redis is the shared client when cfg.Redis is set (nil on the
 	// embedded default). Each component keys under its own prefix.
-	Redis   goredis.UniversalClient
-	closers []namedCloser
+	Redis goredis.UniversalClient
+	// AuthState holds sessions and lockout counters (memory or Redis).
+	AuthState auth.State
+	closers   []namedCloser
 }
 
 // Close releases the backends.
@@ -81,6 +90,10 @@ func OpenBackends(ctx context.Context, cfg Config, log *slog.Logger) (*Backends,
 		}
 		b.Redis = rdb
 		b.Catalog = catredis.New(rdb, RedisPrefix+"cat:", log.With("component", "catalog"))
+		b.AuthState = authredis.New(rdb, RedisPrefix+"auth:")
+	}
+	if b.AuthState == nil {
+		b.AuthState = authmemory.New()
 	}
 	b.closers = append(b.closers, namedCloser{"catalog", b.Catalog.Close})
 	return b, nil
@@ -128,6 +141,35 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*Se
 		log.Info("catalog loaded from storage", "stats", fmt.Sprintf("%+v", st), "took", time.Since(start).Round(time.Millisecond))
 	}
 
+	// The audit trail is opened before the services that record into it, so
+	// it is closed (and flushed) after them.
+	trail, err := audit.New(b.Store, audit.Config{Node: audit.SanitizeNode(cfg.Node)}, log, s.reg)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("audit trail: %w", err)
+	}
+	if err := trail.Start(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("start audit trail: %w", err)
+	}
+	s.onClose("audit", trail.Close)
+	svc := auth.New(b.Store, b.AuthState, auth.Config{Audit: trail, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://")}, log)
+	if err := svc.Start(ctx, true); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("start accounts: %w", err)
+	}
+	s.onClose("auth", svc.Close)
+	s.auth = svc
+	state := b.AuthState
+	s.readiness("state", state.Ping)
+	if err := authcli.BootstrapIfNeeded(ctx, svc, out); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("first-run bootstrap: %w", err)
+	}
+	s.engine.Use(audit.Middleware(trail, svc.AuditWho, audit.MiddlewareOptions{Log: log}))
+	authweb.New(authweb.Deps{Service: svc, Trail: b.Store, Flusher: trail, Log: log}).Register(s.engine)
+	uploadSite := func(c *gin.Context) (string, error) { return svc.UploadSite(c, c.Query("site")) }
+
 	ing, err := ingest.New(ingest.Config{
 		Store:            store,
 		Catalog:          b.Catalog,
@@ -151,6 +193,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*Se
 		Logger:       log,
 		Registerer:   s.reg,
 		MaxBodyBytes: cfg.MaxUploadBytes,
+		Scope:        svc.Scope,
+		UploadSite:   uploadSite,
 	})
 	if err != nil {
 		s.Close()
@@ -160,6 +204,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*Se
 		Store:      store,
 		Locator:    b.Catalog,
 		Registry:   codec.Registry(),
+		Scope:      svc.Scope,
 		Logger:     log,
 		Registerer: s.reg,
 	})
@@ -167,7 +212,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*Se
 		s.Close()
 		return nil, err
 	}
-	group := s.engine.Group("/dicom-web", dicomweb.CORS(cfg.CORSOrigins))
+	// CORS before authentication, so browser preflights are answered.
+	group := s.engine.Group("/dicom-web", dicomweb.CORS(cfg.CORSOrigins), svc.Authenticate())
 	dw.Register(group)
 	px.Register(group)
 
@@ -176,7 +222,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*Se
 		s.Close()
 		return nil, err
 	}
-	api := s.engine.Group("/api")
+	api := s.engine.Group("/api", svc.Authenticate())
 	ecgh.Register(api)
 	_ = gin.IRouter(api)
 	return s, nil

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/huren-health/huren/auth"
 	"github.com/huren-health/huren/httpapi"
 )
 
@@ -31,6 +32,9 @@ type Server struct {
 	log    *slog.Logger
 	reg    *prometheus.Registry
 	engine *gin.Engine
+
+	// auth is the accounts service (exposed to tests for fixtures).
+	auth *auth.Service
 
 	mu      sync.Mutex
 	closers []namedCloser // closed in reverse order
@@ -67,6 +71,9 @@ func (s *Server) readiness(name string, fn func(context.Context) error) {
 	s.checks = append(s.checks, readyCheck{name, fn})
 }
 
+// Auth returns the accounts service (test fixtures, admin tooling).
+func (s *Server) Auth() *auth.Service { return s.auth }
+
 // Handler is the server's HTTP handler (for tests with httptest).
 func (s *Server) Handler() http.Handler { return s.engine }
 
@@ -80,6 +87,9 @@ func (s *Server) newEngine() {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
+	// Trust no proxy headers by default: login lockout is keyed by client
+	// address, which X-Forwarded-For must not be able to forge.
+	_ = e.SetTrustedProxies(nil)
 	m := newHTTPMetrics(s.reg)
 	e.Use(httpapi.RequestIDs(), observe(m, s.log), recoverPanics(s.log))
 	e.NoRoute(func(c *gin.Context) {

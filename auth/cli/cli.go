@@ -41,6 +41,9 @@ type Deps struct {
 // ErrUsage is returned for unknown commands or bad flags (exit status 2).
 var ErrUsage = errors.New("usage error")
 
+// Usage lists every accounts/audit command (printed by huren CMD --help).
+const Usage = usage
+
 const usage = `usage:
   huren bootstrap [-user admin] [-hub-id county] [-hub-name NAME]
   huren user add -username NAME [-name FULLNAME] -role ROLE@SCOPE [-role …]

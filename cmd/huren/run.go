@@ -20,10 +20,16 @@ var errUsage = errors.New("usage")
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":   {"run the hub (embedded default: files under ./huren-data, in-process state)", runServe},
-		"reindex": {"rebuild the catalog (and worklist) from object storage", runReindex},
-		"version": {"print the version", runVersion},
-		"ecg":     {"analyze an ECG file (DICOM waveform, HL7 aECG, SCP-ECG, WFDB): measurements, flags, tracing", runECG},
+		"bootstrap": {"create the hub site and first administrator (serve does this on first start)", accountsCommand("bootstrap")},
+		"user":      {"add, list, disable, enable users; reset passwords; set role grants", accountsCommand("user")},
+		"site":      {"add and list sites (county hub → township → village)", accountsCommand("site")},
+		"group":     {"add and list reading groups (影像诊断中心, 心电诊断中心)", accountsCommand("group")},
+		"token":     {"create, list, revoke bearer tokens for devices, the upload CLI and integrations", accountsCommand("token")},
+		"audit":     {"verify the hash-chained audit trail; search it by user, patient, time", accountsCommand("audit")},
+		"serve":     {"run the hub (embedded default: files under ./huren-data, in-process state)", runServe},
+		"reindex":   {"rebuild the catalog (and worklist) from object storage", runReindex},
+		"version":   {"print the version", runVersion},
+		"ecg":       {"analyze an ECG file (DICOM waveform, HL7 aECG, SCP-ECG, WFDB): measurements, flags, tracing", runECG},
 	}
 }
 
