@@ -78,6 +78,16 @@ func (s *Service) authenticate(c *gin.Context) (*Principal, error) {
 			return nil, ErrUnauthenticated
 		}
 		scheme, tok, ok := strings.Cut(h, " ")
+		if ok && strings.EqualFold(scheme, "Basic") {
+			// Many DICOMweb clients (PACS forwarders, viewers, load tools)
+			// only speak HTTP Basic: a device token is accepted as the
+			// password, with any user name. Passwords of people are not:
+			// they log in and use a session.
+			if _, pw, ok := c.Request.BasicAuth(); ok && strings.HasPrefix(pw, tokenPrefix) {
+				return s.TokenPrincipal(ctx, pw)
+			}
+			return nil, ErrUnauthenticated
+		}
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
 			return nil, ErrUnauthenticated
 		}

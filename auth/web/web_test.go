@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -375,6 +376,11 @@ func TestTokens(t *testing.T) {
 	if r := f.do("GET", "/api/auth/me", "", "Authorization", bearer); r.code != 200 {
 		t.Fatalf("me with token: %d %s", r.code, r.body)
 	}
+	// Basic-only DICOMweb clients send the token as the password.
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("ct-scanner:"+nt.Secret))
+	if r := f.do("GET", "/api/auth/me", "", "Authorization", basic); r.code != 200 {
+		t.Fatalf("me with token as Basic password: %d %s", r.code, r.body)
+	}
 	// A token needs no CSRF header (browsers never send it by themselves).
 	if r := f.do("POST", "/api/auth/logout", "", "Authorization", bearer); r.code != 200 {
 		t.Fatalf("token POST: %d %s", r.code, r.body)
@@ -413,7 +419,8 @@ func TestTokens(t *testing.T) {
 		{"forged secret", "Bearer " + forged},
 		{"unknown id", "Bearer hrn_0000000000000000_" + secret},
 		{"malformed", "Bearer hrn_../../etc"},
-		{"not bearer", "Basic dXNlcjpwYXNz"},
+		{"basic with a user password", "Basic dXNlcjpwYXNz"},
+		{"basic with a forged token", "Basic " + base64.StdEncoding.EncodeToString([]byte("x:"+forged))},
 		{"oversized", "Bearer " + strings.Repeat("x", 10000)},
 	}
 	for _, tc := range tests {
