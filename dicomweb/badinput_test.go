@@ -127,6 +127,15 @@ func testSTOWBadInput(t *testing.T, b backends) {
 		}
 	})
 
+	t.Run("unquoted type parameter", func(t *testing.T) {
+		e := newEnv(t, b, 0)
+		ct, body := multipartBody(t, []part{{"Application/DICOM; transfer-syntax=1.2.840.10008.1.2.1", good}})
+		ct = strings.Replace(ct, `type="application/dicom"`, "type=application/dicom", 1)
+		if rec := e.do("POST", "/dicom-web/studies", map[string]string{"Content-Type": ct}, bytes.NewReader(body)); rec.Code != 200 {
+			t.Fatalf("%s: %d %s", ct, rec.Code, rec.Body.String())
+		}
+	})
+
 	t.Run("single application/dicom body", func(t *testing.T) {
 		e := newEnv(t, b, 0)
 		rec := e.do("POST", "/dicom-web/studies", map[string]string{"Content-Type": "application/dicom"}, bytes.NewReader(good))

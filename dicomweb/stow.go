@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"mime/multipart"
 	"net/http"
 	"strconv"
@@ -67,8 +66,10 @@ func (h *Handler) stow(c *gin.Context) (any, error) {
 		site = s
 	}
 	ct := c.GetHeader("Content-Type")
-	mt, params, err := mime.ParseMediaType(ct)
-	if err != nil {
+	// Lenient parse: clients commonly send type=application/dicom
+	// unquoted, which mime.ParseMediaType rejects.
+	mt, params, ok := parseMediaRange(ct)
+	if !ok {
 		return nil, fmt.Errorf("%w: Content-Type %q: want multipart/related; type=\"application/dicom\"", ErrUnsupportedMedia, ct)
 	}
 	if c.Request.ContentLength > h.cfg.MaxBodyBytes {
@@ -118,8 +119,8 @@ func (h *Handler) stowPart(c *gin.Context, p *multipart.Part, src ingest.Source)
 	if pct == "" {
 		return stowItem{err: fmt.Errorf("%w: a part has no Content-Type header; every part must be Content-Type: application/dicom", errPartType)}
 	}
-	pmt, _, err := mime.ParseMediaType(pct)
-	if err != nil || pmt != mtDICOM {
+	pmt, _, ok := parseMediaRange(pct)
+	if !ok || pmt != mtDICOM {
 		return stowItem{err: fmt.Errorf("%w: a part has Content-Type %q; every part must be application/dicom", errPartType, pct)}
 	}
 	size := int64(-1)
