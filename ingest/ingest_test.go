@@ -237,6 +237,13 @@ func testIngest(t *testing.T, b backends) {
 	t.Run("large instance spools to disk", func(t *testing.T) {
 		dir := t.TempDir()
 		f := newFixture(t, b, func(c *ingest.Config) { c.SpoolMemoryBytes = 1024; c.TempDir = dir })
+		// A spool file left by a crashed process two days ago is swept.
+		stale := filepath.Join(dir, "huren-ingest-123.dcm")
+		if err := os.WriteFile(stale, []byte("left over"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		old := time.Now().Add(-48 * time.Hour)
+		os.Chtimes(stale, old, old)
 		data := readFile(t, seriesFiles(t)[1])
 		res, err := f.svc.Ingest(ctx, bytes.NewReader(data), -1, ingest.Source{})
 		if err != nil || res.SHA256 != sum(data) {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -92,6 +93,8 @@ type Service struct {
 	log     *slog.Logger
 	metrics *metrics
 	bundles *scheduler
+	// sweepOnce runs sweepSpool once, on the first spill to disk.
+	sweepOnce sync.Once
 }
 
 // New builds a Service. It performs no I/O.

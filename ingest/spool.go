@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
+	"time"
 )
 
 // spooled holds one instance's bytes between arrival and storage: in memory
@@ -64,6 +66,28 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
+// spoolPattern names spool files; sweepSpool removes those a crashed
+// process left behind.
+const spoolPattern = "huren-ingest-*.dcm"
+
+// sweepSpool removes spool files older than a day from the spool
+// directory (a kill -9 leaves them; no live upload spools that long). It
+// runs once per Service, synchronously, on the first spill to disk.
+func (s *Service) sweepSpool() {
+	dir := s.cfg.TempDir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	old, _ := filepath.Glob(filepath.Join(dir, spoolPattern))
+	for _, p := range old {
+		if fi, err := os.Stat(p); err == nil && time.Since(fi.ModTime()) > 24*time.Hour {
+			if os.Remove(p) == nil {
+				s.log.Info("removed a spool file left by a crashed process", "path", p)
+			}
+		}
+	}
+}
+
 // spool reads r completely. declared is the expected size or -1.
 func (s *Service) spool(ctx context.Context, r io.Reader, declared int64) (*spooled, error) {
 	max := s.cfg.MaxInstanceBytes
@@ -87,7 +111,8 @@ func (s *Service) spool(ctx context.Context, r io.Reader, declared int64) (*spoo
 		return sp, readErr(err)
 	}
 	if n > memCap {
-		f, err := os.CreateTemp(s.cfg.TempDir, "huren-ingest-*.dcm")
+		s.sweepOnce.Do(s.sweepSpool)
+		f, err := os.CreateTemp(s.cfg.TempDir, spoolPattern)
 		if err != nil {
 			return sp, fmt.Errorf("spool instance: %w", err)
 		}
