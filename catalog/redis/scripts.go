@@ -183,3 +183,49 @@ for _, sop in ipairs(sops) do
 end
 return out
 `)
+
+// walkScript walks the date index in canonical order (ZREVRANGEBYSCORE)
+// from an offset and returns the studies that are members of at least one
+// set of every group, testing membership inside Redis so that UIDs of
+// non-matching studies never cross the network. It stops after "want"
+// matches or "maxscan" index entries, so one call blocks Redis briefly.
+//
+//	KEYS[1] = B.."x:date"
+//	ARGV    = min score, max score, offset, want, maxscan, number of
+//	          groups, then per group: number of set keys, the set keys
+//	returns {next offset, 1 if the index is exhausted else 0, uid…}
+var walkScript = goredis.NewScript(`
+local lo, hi = ARGV[1], ARGV[2]
+local off, want, maxscan = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local groups, i = {}, 7
+for g = 1, tonumber(ARGV[6]) do
+  local n, keys = tonumber(ARGV[i]), {}
+  for j = 1, n do keys[j] = ARGV[i + j] end
+  groups[g] = keys
+  i = i + n + 1
+end
+local out, scanned, done = {}, 0, 0
+while #out < want and scanned < maxscan do
+  local n = math.min(500, maxscan - scanned)
+  local ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], hi, lo, 'LIMIT', off + scanned, n)
+  for _, id in ipairs(ids) do
+    scanned = scanned + 1
+    local ok = true
+    for _, keys in ipairs(groups) do
+      local any = false
+      for _, k in ipairs(keys) do
+        if redis.call('SISMEMBER', k, id) == 1 then any = true break end
+      end
+      if not any then ok = false break end
+    end
+    if ok then
+      out[#out + 1] = id
+      if #out >= want then break end
+    end
+  end
+  if #ids < n then done = 1 break end
+end
+local res = {off + scanned, done}
+for _, id in ipairs(out) do res[#res + 1] = id end
+return res
+`)

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -210,6 +211,22 @@ func (s *source) walkDates(ctx context.Context, p *catalog.Plan, fn func(catalog
 	if p.DateRange {
 		lo, hi = strconv.FormatInt(p.ScoreMin, 10), strconv.FormatInt(p.ScoreMax, 10)
 	}
+	var groups [][]string
+	for _, g := range []struct {
+		kind string
+		vals []string
+	}{{"mod", p.Modalities}, {"site", siteList(p)}} {
+		if g.vals != nil {
+			keys := make([]string, len(g.vals))
+			for i, v := range g.vals {
+				keys[i] = s.c.key("x", g.kind, v)
+			}
+			groups = append(groups, keys)
+		}
+	}
+	if groups != nil {
+		return s.walkSets(ctx, p, lo, hi, groups, fn)
+	}
 	offset := int64(0)
 	want := p.Offset + p.Limit
 	if p.DateIndexExact() {
@@ -235,6 +252,44 @@ func (s *source) walkDates(ctx context.Context, p *catalog.Plan, fn func(catalog
 	}
 }
 
+// walkSets walks the date index with walkScript, which keeps only the
+// studies in the modality/site set groups.
+func (s *source) walkSets(ctx context.Context, p *catalog.Plan, lo, hi string, groups [][]string, fn func(catalog.StudyView) bool) error {
+	args := []any{lo, hi, 0, max(p.Offset+p.Limit, minChunk), walkScan, len(groups)}
+	for _, g := range groups {
+		args = append(args, len(g))
+		for _, k := range g {
+			args = append(args, k)
+		}
+	}
+	for {
+		res, err := walkScript.Run(ctx, s.c.rdb, []string{s.c.key("x", "date")}, args...).Slice()
+		if err != nil {
+			return s.c.fail("search walk", err)
+		}
+		if len(res) < 2 {
+			return s.c.fail("search walk", fmt.Errorf("short reply %v", res))
+		}
+		next, _ := res[0].(int64)
+		done, _ := res[1].(int64)
+		ids := make([]string, 0, len(res)-2)
+		for _, v := range res[2:] {
+			if id, ok := v.(string); ok {
+				ids = append(ids, id)
+			}
+		}
+		more, err := s.yield(ctx, p, ids, "sets", fn)
+		if err != nil || !more || done == 1 {
+			return err
+		}
+		args[2] = next
+	}
+}
+
+// walkScan bounds the index entries one walkScript call examines (a few
+// milliseconds of Redis time).
+var walkScan = 20000
+
 // yield pre-filters a batch of study UIDs by the modality and site sets,
 // reads the survivors' summaries and passes them to fn in batch order.
 func (s *source) yield(ctx context.Context, p *catalog.Plan, ids []string, used string, fn func(catalog.StudyView) bool) (bool, error) {
@@ -252,7 +307,7 @@ func (s *source) yield(ctx context.Context, p *catalog.Plan, ids []string, used 
 		kind string
 		vals []string
 	}{{"mod", p.Modalities}, {"site", siteList(p)}} {
-		if g.vals == nil || g.kind == used {
+		if g.vals == nil || g.kind == used || used == "sets" {
 			continue
 		}
 		var cmds []*goredis.BoolSliceCmd
