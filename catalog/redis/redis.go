@@ -219,17 +219,19 @@ func (c *Catalog) studyIndex(study string, stPart dicomjson.Dataset) [][]string 
 	for _, v := range catalog.IndexValues(stPart, catalog.TagAccessionNumber) {
 		out = append(out, []string{"s", c.key("x", "acc", v)})
 	}
-	if names := stPart.Strings(catalog.TagPatientName); len(names) > 0 {
-		out = append(out, []string{"h", c.key("x", "pnv"), strings.Join(names, `\`)})
-	}
 	seen := map[string]bool{}
+	var toks []string
 	for _, name := range stPart.Strings(catalog.TagPatientName) {
 		for _, tok := range catalog.PNTokens(name) {
 			if !seen[tok] {
 				seen[tok] = true
+				toks = append(toks, tok)
 				out = append(out, []string{"z", c.key("x", "pn"), tok + "\x00" + study})
 			}
 		}
+	}
+	if len(toks) > 0 {
+		out = append(out, []string{"h", c.key("x", "pnv"), "\x1f" + strings.Join(toks, "\x1f")})
 	}
 	return out
 }

@@ -18,7 +18,7 @@ import goredis "github.com/redis/go-redis/v9"
 //	B.."x:date"            zset  study → StudyScore
 //	B.."x:pid:"..id / "x:acc:"..v / "x:mod:"..m / "x:site:"..s   set of studies
 //	B.."x:pn"              zset  (score 0) PNTokens(PatientName).."\0"..study, for ZRANGEBYLEX
-//	B.."x:pnv"             hash  study → PatientName values joined by '\' (pre-filter of walks)
+//	B.."x:pnv"             hash  study → "\x1f"-prefixed, "\x1f"-joined PNTokens(PatientName) (walk pre-filter)
 //
 // An instance's "rec" holds the record with only its catalog.InstancePart;
 // its StudyPart and SeriesPart are stored once per distinct content in the
@@ -186,19 +186,22 @@ return out
 
 // walkScript walks the date index in canonical order (ZREVRANGEBYSCORE)
 // from an offset and returns the studies that are members of at least one
-// set of every group, testing membership inside Redis so that UIDs of
+// set of every group and, if a name prefix is given, have a PatientName
+// token starting with it, testing inside Redis so that UIDs of
 // non-matching studies never cross the network. It stops after "want"
 // matches or "maxscan" index entries, so one call blocks Redis briefly.
 //
 //	KEYS[1] = B.."x:date"
-//	ARGV    = min score, max score, offset, want, maxscan, number of
-//	          groups, then per group: number of set keys, the set keys
+//	ARGV    = min score, max score, offset, want, maxscan, x:pnv key, name
+//	          prefix ("" for none), number of groups, then per group: number
+//	          of set keys, the set keys
 //	returns {next offset, 1 if the index is exhausted else 0, uid…}
 var walkScript = goredis.NewScript(`
 local lo, hi = ARGV[1], ARGV[2]
 local off, want, maxscan = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local groups, i = {}, 7
-for g = 1, tonumber(ARGV[6]) do
+local pnkey, prefix = ARGV[6], '\31' .. ARGV[7]
+local groups, i = {}, 9
+for g = 1, tonumber(ARGV[8]) do
   local n, keys = tonumber(ARGV[i]), {}
   for j = 1, n do keys[j] = ARGV[i + j] end
   groups[g] = keys
@@ -211,7 +214,12 @@ while #out < want and scanned < maxscan do
   for _, id in ipairs(ids) do
     scanned = scanned + 1
     local ok = true
+    if #prefix > 1 then
+      local v = redis.call('HGET', pnkey, id)
+      ok = v and string.find(v, prefix, 1, true) ~= nil
+    end
     for _, keys in ipairs(groups) do
+      if not ok then break end
       local any = false
       for _, k in ipairs(keys) do
         if redis.call('SISMEMBER', k, id) == 1 then any = true break end

@@ -25,9 +25,6 @@ var (
 	// page (offset+limit) or minChunk, then it doubles up to maxChunk.
 	minChunk = 64
 	maxChunk = 8192
-	// nameMax is the largest number of studies gathered from the name
-	// index (its tokens are cheaper to gather than names to pre-filter).
-	nameMax = 5000
 )
 
 // source is one search's view of the catalog (catalog.Source).
@@ -93,7 +90,7 @@ func (s *source) candidates(ctx context.Context, p *catalog.Plan) ([]string, str
 		if _, err := pipe.Exec(ctx); err != nil {
 			return nil, "", c.fail("search name index", err)
 		}
-		if count.Val() <= 4*int64(min(nameMax, 2*materializeMax)) {
+		if count.Val() <= 3*int64(materializeMax) {
 			members, err := c.rdb.ZRangeByLex(ctx, c.key("x", "pn"), &goredis.ZRangeBy{Min: lo, Max: hi}).Result()
 			if err != nil {
 				return nil, "", c.fail("search name index", err)
@@ -224,7 +221,7 @@ func (s *source) walkDates(ctx context.Context, p *catalog.Plan, fn func(catalog
 			groups = append(groups, keys)
 		}
 	}
-	if groups != nil {
+	if groups != nil || p.NamePrefix != "" {
 		return s.walkSets(ctx, p, lo, hi, groups, fn)
 	}
 	offset := int64(0)
@@ -253,9 +250,9 @@ func (s *source) walkDates(ctx context.Context, p *catalog.Plan, fn func(catalog
 }
 
 // walkSets walks the date index with walkScript, which keeps only the
-// studies in the modality/site set groups.
+// studies in the modality/site set groups and with the name prefix.
 func (s *source) walkSets(ctx context.Context, p *catalog.Plan, lo, hi string, groups [][]string, fn func(catalog.StudyView) bool) error {
-	args := []any{lo, hi, 0, max(p.Offset+p.Limit, minChunk), walkScan, len(groups)}
+	args := []any{lo, hi, 0, max(p.Offset+p.Limit, minChunk), walkScan, s.c.key("x", "pnv"), p.NamePrefix, len(groups)}
 	for _, g := range groups {
 		args = append(args, len(g))
 		for _, k := range g {
@@ -340,7 +337,9 @@ func (s *source) yield(ctx context.Context, p *catalog.Plan, ids []string, used 
 		for i, v := range names {
 			var e *dicomjson.Element
 			if str, ok := v.(string); ok {
-				e = &dicomjson.Element{VR: "PN", Value: toAny(strings.Split(str, `\`))}
+				// The tokens of a name, as values: their tokens are the
+				// name's tokens again, so the PN matcher decides the same.
+				e = &dicomjson.Element{VR: "PN", Value: toAny(strings.Split(strings.TrimPrefix(str, "\x1f"), "\x1f"))}
 			}
 			keep[i] = keep[i] && p.MatchStudyElement(catalog.TagPatientName, e)
 		}
