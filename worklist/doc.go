@@ -22,6 +22,18 @@
 //     object storage under tasks/{task}/events/{time}-{seq}.json, and
 //     LoadEvents folds them back into tasks for Rebuild after Redis is lost.
 //
+// Sub-packages: worklist/memory and worklist/redis (backends),
+// worklist/worklisttest (contract suite), worklist/open (config → Queue,
+// Rebuild entry point for `huren reindex`), worklist/api (HTTP API and SSE,
+// documented in API.md).
+//
+// Durability: object storage is the source of truth. Events reach it
+// asynchronously through a bounded outbox (memory: in process; Redis: a
+// stream written in the same Lua script as the state change), so claims
+// never wait for storage; when storage stays down until the outbox is full,
+// state changes fail with ErrUnavailable (503) instead of happening without
+// a durable event.
+//
 // Concurrency: every exported type is safe for concurrent use unless its doc
 // says otherwise. Non-goals: report writing (package report), permissions
 // beyond group membership and the senior-reader flag (package auth).
