@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/huren-health/huren/catalog"
 	"github.com/huren-health/huren/dicomjson"
 	"github.com/huren-health/huren/errkind"
 	"github.com/huren-health/huren/ingest"
@@ -64,6 +65,14 @@ func (h *Handler) stow(c *gin.Context) (any, error) {
 			return nil, err
 		}
 		site = s
+	}
+	if study != "" && h.cfg.UploadSite != nil {
+		// Adding instances to an existing study is allowed only to a site
+		// that already contributed to it; another site's study answers
+		// exactly like a missing one, so UIDs cannot be probed.
+		if err := h.checkStudyOwner(c, study, site); err != nil {
+			return nil, err
+		}
 	}
 	ct := c.GetHeader("Content-Type")
 	// Lenient parse: clients commonly send type=application/dicom
@@ -293,4 +302,22 @@ func clip(s string, n int) string {
 		return s
 	}
 	return string(r[:n])
+}
+
+// checkStudyOwner fails with catalog.ErrNotFound when study exists but no
+// instance of it was uploaded for site.
+func (h *Handler) checkStudyOwner(c *gin.Context, study, site string) error {
+	recs, err := h.cfg.Catalog.Instances(c.Request.Context(), study, "")
+	if errors.Is(err, catalog.ErrNotFound) || (err == nil && len(recs) == 0) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("stow: look up study %s: %w", study, err)
+	}
+	for _, r := range recs {
+		if r.Site == site {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: study %s", catalog.ErrNotFound, study)
 }

@@ -108,6 +108,17 @@ const RedisPrefix = "huren:"
 // so a restart loses nothing. Messages for the operator (first-run admin
 // password) go to out.
 func Open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*Server, error) {
+	return open(ctx, cfg, log, out, openOptions{})
+}
+
+// openOptions are knobs for tests only (never configuration).
+type openOptions struct {
+	// argon2 lowers the password hashing cost so tests that log in many
+	// times stay fast.
+	argon2 auth.Argon2Params
+}
+
+func open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, opts openOptions) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -153,7 +164,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*Se
 		return nil, fmt.Errorf("start audit trail: %w", err)
 	}
 	s.onClose("audit", trail.Close)
-	svc := auth.New(b.Store, b.AuthState, auth.Config{Audit: trail, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://")}, log)
+	svc := auth.New(b.Store, b.AuthState, auth.Config{Argon2: opts.argon2, Audit: trail, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://")}, log)
 	if err := svc.Start(ctx, true); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("start accounts: %w", err)
@@ -212,8 +223,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*Se
 		s.Close()
 		return nil, err
 	}
-	// CORS before authentication, so browser preflights are answered.
-	group := s.engine.Group("/dicom-web", dicomweb.CORS(cfg.CORSOrigins), svc.Authenticate())
+	group := s.engine.Group("/dicom-web", svc.Authenticate())
 	dw.Register(group)
 	px.Register(group)
 

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/huren-health/huren/auth"
+	"github.com/huren-health/huren/dicomweb"
 	"github.com/huren-health/huren/httpapi"
 )
 
@@ -91,7 +92,10 @@ func (s *Server) newEngine() {
 	// address, which X-Forwarded-For must not be able to forge.
 	_ = e.SetTrustedProxies(nil)
 	m := newHTTPMetrics(s.reg)
-	e.Use(httpapi.RequestIDs(), observe(m, s.log), recoverPanics(s.log))
+	// CORS is engine-wide and first: gin runs group middleware only for
+	// matched routes, and browser preflights (OPTIONS) and 404s must carry
+	// the headers too, or a viewer on another origin sees opaque failures.
+	e.Use(dicomweb.CORS(s.cfg.CORSOrigins), httpapi.RequestIDs(), observe(m, s.log), recoverPanics(s.log))
 	e.NoRoute(func(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusNotFound, httpapi.ErrorBody{
 			Error: "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path, Status: http.StatusNotFound, RequestID: httpapi.RequestID(c)})
