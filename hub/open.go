@@ -30,6 +30,9 @@ import (
 	"github.com/huren-health/huren/storage"
 	"github.com/huren-health/huren/storage/instrumented"
 	storeopen "github.com/huren-health/huren/storage/open"
+	"github.com/huren-health/huren/worklist"
+	wlapi "github.com/huren-health/huren/worklist/api"
+	wlopen "github.com/huren-health/huren/worklist/open"
 )
 
 // Backends are the opened storage and state of a hub, shared by `serve` and
@@ -98,6 +101,9 @@ func OpenBackends(ctx context.Context, cfg Config, log *slog.Logger) (*Backends,
 	b.closers = append(b.closers, namedCloser{"catalog", b.Catalog.Close})
 	return b, nil
 }
+
+// DefaultReadingGroup receives every task no routing rule claims.
+const DefaultReadingGroup = "county-reading"
 
 // RedisPrefix starts every key Huren writes to Redis, so one Redis can be
 // shared with other applications and `reindex` knows what is ours.
@@ -181,6 +187,42 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, opts
 	authweb.New(authweb.Deps{Service: svc, Trail: b.Store, Flusher: trail, Log: log}).Register(s.engine)
 	uploadSite := func(c *gin.Context) (string, error) { return svc.UploadSite(c, c.Query("site")) }
 
+	// Worklist: queue, routing rules, the tracker that turns stored
+	// instances into reading tasks, and the escalator.
+	wlCfg := wlopen.Config{Backend: "memory", Queue: worklist.Config{Store: b.Store, Logger: log, Registerer: s.reg}}
+	if cfg.Redis != "" {
+		wlCfg.Backend, wlCfg.RedisURL, wlCfg.Prefix = "redis", cfg.Redis, RedisPrefix+"worklist"
+	}
+	queue, err := wlopen.Open(ctx, wlCfg)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open worklist: %w", err)
+	}
+	s.onClose("worklist", queue.Close)
+	if cfg.Redis == "" {
+		n, err := wlopen.Rebuild(ctx, queue, b.Store)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("load worklist from storage: %w", err)
+		}
+		log.Info("worklist loaded from storage", "tasks", n)
+	}
+	router, err := worklist.OpenRouter(cfg.RoutingRules, DefaultReadingGroup, log)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("routing rules: %w", err)
+	}
+	tracker := worklist.NewTracker(worklist.TrackerConfig{Queue: queue, Router: router, Quiet: cfg.QuietPeriod.Duration, Catalog: b.Catalog, Logger: log})
+	s.onClose("worklist tracker", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return tracker.Close(ctx)
+	})
+	escCtx, stopEscalator := context.WithCancel(context.WithoutCancel(ctx))
+	go worklist.NewEscalator(worklist.EscalatorConfig{Queue: queue, Logger: log}).Run(escCtx)
+	s.onClose("worklist escalator", func() error { stopEscalator(); return nil })
+	s.sighup = router.Reload
+
 	ing, err := ingest.New(ingest.Config{
 		Store:            store,
 		Catalog:          b.Catalog,
@@ -188,6 +230,11 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, opts
 		Registerer:       s.reg,
 		MaxInstanceBytes: cfg.MaxUploadBytes,
 		TempDir:          filepath.Join(cfg.DataDir, "tmp"),
+		OnStored: func(ctx context.Context, rec catalog.Record) {
+			if err := tracker.OnStored(ctx, rec); err != nil {
+				log.Error("worklist: could not track stored instance", "study", rec.StudyUID, "err", err)
+			}
+		},
 	})
 	if err != nil {
 		s.Close()
@@ -234,6 +281,8 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, opts
 	}
 	api := s.engine.Group("/api", svc.Authenticate())
 	ecgh.Register(api)
+	wlapi.New(wlapi.Config{Queue: queue, Tracker: tracker, Router: router, Identity: svc.Identity, Logger: log}).
+		Register(api.Group("/worklist"))
 	_ = gin.IRouter(api)
 	return s, nil
 }

@@ -13,8 +13,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -36,6 +38,9 @@ type Server struct {
 
 	// auth is the accounts service (exposed to tests for fixtures).
 	auth *auth.Service
+
+	// sighup reloads what can change without a restart (routing rules).
+	sighup func() error
 
 	mu      sync.Mutex
 	closers []namedCloser // closed in reverse order
@@ -148,10 +153,25 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("huren serving", "addr", ln.Addr().String())
-	select {
-	case err := <-errc:
-		return errors.Join(err, s.Close())
-	case <-ctx.Done():
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+wait:
+	for {
+		select {
+		case err := <-errc:
+			return errors.Join(err, s.Close())
+		case <-hup:
+			if s.sighup != nil {
+				if err := s.sighup(); err != nil {
+					s.log.Error("reload on SIGHUP failed; keeping the previous configuration", "err", err)
+				} else {
+					s.log.Info("reloaded routing rules on SIGHUP")
+				}
+			}
+		case <-ctx.Done():
+			break wait
+		}
 	}
 	s.log.Info("shutting down: finishing in-flight requests", "timeout", s.cfg.ShutdownTimeout.Duration)
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout.Duration)
