@@ -10,8 +10,9 @@ import goredis "github.com/redis/go-redis/v9"
 //
 //	B = "{prefix}:"  (the braces make it a Cluster hash tag: one slot)
 //	B.."i:"..sop           hash  rec, st, se, site, ts, score, mods, stsha, sesha
-//	B.."st:"..study        hash  rep, repsha, idx, score, n, e:<series>, m:<modality>,
-//	                             s:<site>, p:<sha>, x:<sha>, c:<sha>
+//	B.."st:"..study        hash  rep, repsha, score, n, e:<series>, m:<modality>,
+//	                             s:<site>, p:<sha>, c:<sha>   (what a search reads)
+//	B.."st:"..study..":x"  hash  idx, x:<sha>                  (index lists, never read by searches)
 //	B.."st:"..study..":i"  zset  sop → ReceivedScore
 //	B.."se:"..study..":"..series        hash  rep, repsha, n, s:<site>, p:<sha>, c:<sha>
 //	B.."se:"..study..":"..series..":i"  zset  sop → ReceivedScore
@@ -25,7 +26,7 @@ import goredis "github.com/redis/go-redis/v9"
 // study / series hash as p:<sha> with a reference count c:<sha> (nearly all
 // instances of a study share one), so Redis memory grows with the
 // instance-level attributes, not with repeated patient and study data. The
-// study part's index entries are x:<sha>: a JSON list of ["s", setKey]
+// study part's index entries are x:<sha> (in the ":x" hash): a JSON list of ["s", setKey]
 // (SADD study), ["z", zsetKey, member] (ZADD 0 member) and
 // ["h", hashKey, value] (HSET study value). The study's
 // representative is the top of its ":i" zset (greatest ReceivedScore, ties:
@@ -55,8 +56,8 @@ local function refresh_study(study)
   local sk = B .. 'st:' .. study
   local top = redis.call('ZREVRANGE', sk .. ':i', 0, 0)
   if #top == 0 then
-    apply(redis.call('HGET', sk, 'idx'), study, false)
-    redis.call('DEL', sk)
+    apply(redis.call('HGET', sk .. ':x', 'idx'), study, false)
+    redis.call('DEL', sk, sk .. ':x')
     redis.call('ZREM', B .. 'x:date', study)
     return
   end
@@ -67,10 +68,11 @@ local function refresh_study(study)
     redis.call('HSET', sk, 'rep', top[1])
     return
   end
-  apply(redis.call('HGET', sk, 'idx'), study, false)
-  local idx = redis.call('HGET', sk, 'x:' .. v[1])
+  apply(redis.call('HGET', sk .. ':x', 'idx'), study, false)
+  local idx = redis.call('HGET', sk .. ':x', 'x:' .. v[1])
   apply(idx, study, true)
-  redis.call('HSET', sk, 'rep', top[1], 'repsha', v[1], 'idx', idx, 'score', v[2])
+  redis.call('HSET', sk .. ':x', 'idx', idx)
+  redis.call('HSET', sk, 'rep', top[1], 'repsha', v[1], 'score', v[2])
   redis.call('ZADD', B .. 'x:date', v[2], study)
 end
 local function refresh_series(study, series)
@@ -106,7 +108,10 @@ local function remove(sop)
   end
   if dec(sk, 's:' .. site) then redis.call('SREM', B .. 'x:site:' .. site, study) end
   dec(ek, 's:' .. site)
-  if dec(sk, 'c:' .. v[5]) then redis.call('HDEL', sk, 'p:' .. v[5], 'x:' .. v[5]) end
+  if dec(sk, 'c:' .. v[5]) then
+    redis.call('HDEL', sk, 'p:' .. v[5])
+    redis.call('HDEL', sk .. ':x', 'x:' .. v[5])
+  end
   if dec(ek, 'c:' .. v[6]) then redis.call('HDEL', ek, 'p:' .. v[6]) end
   redis.call('DEL', ik)
   refresh_study(study)
@@ -132,7 +137,8 @@ redis.call('HSET', KEYS[1], 'rec', ARGV[7], 'st', study, 'se', series, 'site', s
 local sk = B .. 'st:' .. study
 local ek = B .. 'se:' .. study .. ':' .. series
 if redis.call('HINCRBY', sk, 'c:' .. stsha, 1) == 1 then
-  redis.call('HSET', sk, 'p:' .. stsha, ARGV[9], 'x:' .. stsha, ARGV[10])
+  redis.call('HSET', sk, 'p:' .. stsha, ARGV[9])
+  redis.call('HSET', sk .. ':x', 'x:' .. stsha, ARGV[10])
 end
 if redis.call('HINCRBY', ek, 'c:' .. sesha, 1) == 1 then
   redis.call('HSET', ek, 'p:' .. sesha, ARGV[13])
