@@ -42,6 +42,9 @@ type Config struct {
 	// LogLevel: debug, info, warn, error. LogFormat: text or json.
 	LogLevel  string `json:"log_level"`
 	LogFormat string `json:"log_format"`
+	// Demo creates a demo township site, one account per role and a device
+	// token on first start, and prints their generated credentials.
+	Demo bool `json:"demo"`
 	// Node names this replica in audit segments and logs (default: hostname).
 	Node string `json:"node"`
 }
@@ -114,6 +117,9 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	str("HUREN_LOG_LEVEL", &c.LogLevel)
 	str("HUREN_LOG_FORMAT", &c.LogFormat)
 	str("HUREN_NODE", &c.Node)
+	if v := getenv("HUREN_DEMO"); v == "1" || v == "true" {
+		c.Demo = true
+	}
 	if v := getenv("HUREN_CORS_ORIGINS"); v != "" {
 		c.CORSOrigins = splitList(v)
 	}

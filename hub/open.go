@@ -183,6 +183,12 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, opts
 		s.Close()
 		return nil, fmt.Errorf("first-run bootstrap: %w", err)
 	}
+	if cfg.Demo {
+		if err := setupDemo(ctx, svc, out); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	s.engine.Use(audit.Middleware(trail, svc.AuditWho, audit.MiddlewareOptions{Log: log}))
 	authweb.New(authweb.Deps{Service: svc, Trail: b.Store, Flusher: trail, Log: log}).Register(s.engine)
 	uploadSite := func(c *gin.Context) (string, error) { return svc.UploadSite(c, c.Query("site")) }

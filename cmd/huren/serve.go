@@ -77,7 +77,11 @@ func loadConfig(name string, args []string, stderr io.Writer, getenv func(string
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	cfg, _, err := loadConfig("serve", args, stderr, getenv, nil)
+	var demo bool
+	cfg, _, err := loadConfig("serve", args, stderr, getenv, func(fs *flag.FlagSet) {
+		fs.BoolVar(&demo, "demo", false, "on first start create a demo township site, one account per role and a device token, and print their credentials (env HUREN_DEMO=1)")
+	})
+	cfg.Demo = cfg.Demo || demo
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
