@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Huren vs Orthanc in one session, on this machine, with the shared harness
+# (../shared/bench: Orthanc from Debian packages, synthetic CT/DX data, the Go
+# load client). Every figure is a ratio against a reference measured in the
+# same run. Results: /tmp/bench-results/{orthanc,huren-fs,huren-minio,limits}.jsonl
+# and summaries printed at the end (copied into bench/RESULTS.md by hand).
+#
+# Usage: bench/run.sh [REPS]      (default 3; about 20 minutes on 2 cores)
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+SHARED=${SHARED_BENCH:-$REPO/../shared/bench}
+REPS=${1:-3}
+OUT=/tmp/bench-results
+mkdir -p "$OUT" /tmp/bench-bin
+export STOWCLIENT=/tmp/bench-bin/stowclient SHARED_BENCH="$SHARED"
+
+[ -x "$STOWCLIENT" ] && [ -d /tmp/bench-data/ct300 ] || SKIP_APT=${SKIP_APT:-0} "$SHARED/build.sh"
+(cd "$REPO" && go build -o /tmp/bench-bin/huren ./cmd/huren)
+
+CT=/tmp/bench-data/ct300
+series_of() { dcmdump +P 0020,000d +P 0020,000e "$1" | sed -n 's/.*\[\(.*\)\].*/\1/p' | tr '\n' ' '; }
+read -r STUDY SERIES < <(series_of "$CT/CT00001.dcm")
+
+metadata_rows() { # label dicomweb results
+  local url="$2/studies/$STUDY/series/$SERIES/metadata"
+  for i in $(seq 1 "$REPS"); do
+    "$STOWCLIENT" get -url "$url" -c 1 -n 50 -warmup 3 -accept application/dicom+json | tail -1 |
+      python3 -c "import json,sys,time; r=json.load(sys.stdin); print(json.dumps({'test':'series_metadata_ct300_c1','label':'$1','rep':$i,'p50_ms':r['latency']['p50_ms'],'p95_ms':r['latency']['p95_ms'],'p99_ms':r['latency']['p99_ms'],'req_per_s':r['req_per_s'],'avg_response_bytes':r['avg_response_bytes'],'loadavg':open('/proc/loadavg').read().split()[:3]}))" >>"$3"
+  done
+}
+
+echo "== physical limits (disk with fsync, SHA-256, loopback)" >&2
+python3 "$SHARED/physical_limits.py" diskfiles --reps "$REPS" --out "$OUT/limits.jsonl" || true
+python3 "$SHARED/physical_limits.py" memhash --reps "$REPS" --out "$OUT/limits.jsonl" || true
+python3 "$SHARED/physical_limits.py" tcp --reps "$REPS" --out "$OUT/limits.jsonl" || true
+
+echo "== Orthanc" >&2
+( . "$SHARED/targets/orthanc.env"; export RESULTS=$OUT/orthanc.jsonl
+  python3 "$SHARED/hubbench.py" stow --data "$CT" --reps "$REPS" --batch 1 --concurrency 1
+  python3 "$SHARED/hubbench.py" stow --data "$CT" --reps "$REPS" --batch 1 --concurrency 4
+  metadata_rows "$LABEL" "$DICOMWEB" "$RESULTS"
+  python3 "$SHARED/hubbench.py" render --ct "$CT" --dx /tmp/bench-data/dx --reps "$REPS" --conc 1 8 --n 100 --n-dx 10
+  "$SHARED/orthanc/stop.sh" || true )
+
+for backend in fs minio; do
+  echo "== Huren ($backend)" >&2
+  export HUREN_BENCH_BACKEND=$backend HUREN_BENCH_DIR=/tmp/huren-bench-$backend
+  rm -rf "$HUREN_BENCH_DIR"
+  "$HERE/huren/ctl.sh" start
+  TOKEN=$(cat "$HUREN_BENCH_DIR/token")
+  export LABEL=huren-$backend DICOMWEB="http://bench:$TOKEN@127.0.0.1:18042/dicom-web"
+  export SERVER_PIDFILE=$HUREN_BENCH_DIR/huren.pid RESET_CMD="$HERE/huren/ctl.sh reset"
+  export PREVIEW="http://bench:$TOKEN@127.0.0.1:18042/dicom-web/studies/{study}/series/{series}/instances/{instance}/rendered?viewport=512,512"
+  export RESULTS=$OUT/huren-$backend.jsonl HUREN_BENCH_LOAD=stow
+  python3 "$HERE/hurenbench.py" stow --data "$CT" --reps "$REPS" --batch 1 --concurrency 1
+  python3 "$HERE/hurenbench.py" stow --data "$CT" --reps "$REPS" --batch 1 --concurrency 4
+  sleep 3 # series metadata bundle is rebuilt 2 s after the last instance
+  metadata_rows "$LABEL" "$DICOMWEB" "$RESULTS"
+  if [ "$backend" = fs ]; then
+    python3 "$HERE/hurenbench.py" render --ct "$CT" --dx /tmp/bench-data/dx --reps "$REPS" --conc 1 8 --n 100 --n-dx 10
+  fi
+  "$HERE/huren/ctl.sh" stop
+done
+
+for f in orthanc huren-fs huren-minio; do echo "### $f"; python3 "$SHARED/hubbench.py" summarize "$OUT/$f.jsonl"; done
+echo "### limits"; python3 "$SHARED/physical_limits.py" summarize "$OUT/limits.jsonl"
