@@ -287,7 +287,31 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, opts
 	}
 	api := s.engine.Group("/api", svc.Authenticate())
 	ecgh.Register(api)
-	wlapi.New(wlapi.Config{Queue: queue, Tracker: tracker, Router: router, Identity: svc.Identity, Logger: log}).
+	wlapi.New(wlapi.Config{Queue: queue, Tracker: tracker, Router: router, Identity: svc.Identity, Logger: log,
+		// Study completion and ECG submission are uploads: allowed to
+		// whoever may upload for the study's (the ECG's) site.
+		Authorize: func(c *gin.Context, _ string, site string) error {
+			r := auth.Any
+			if site != "" {
+				r = auth.Resource{Site: site}
+			}
+			return svc.Check(c, auth.StudyUpload, r)
+		},
+		StudySites: func(ctx context.Context, study string) ([]string, error) {
+			recs, err := b.Catalog.Instances(ctx, study, "")
+			if err != nil {
+				return nil, err
+			}
+			var sites []string
+			seen := map[string]bool{}
+			for _, r := range recs {
+				if !seen[r.Site] {
+					seen[r.Site] = true
+					sites = append(sites, r.Site)
+				}
+			}
+			return sites, nil
+		}}).
 		Register(api.Group("/worklist"))
 	_ = gin.IRouter(api)
 	return s, nil

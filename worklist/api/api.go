@@ -12,7 +12,9 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -39,6 +41,20 @@ type Config struct {
 	Router *worklist.Router
 	// Identity returns the caller. Nil: see DevHeaders.
 	Identity func(*gin.Context) (worklist.Actor, error)
+	// Authorize, when set, authorizes the two site-keyed submissions by
+	// site instead of by reading group: POST /studies/:study/complete
+	// (action ActionStudyComplete, once per site that sent the study) and
+	// POST /ecg (ActionSubmitECG, the body's site). site "" asks whether the
+	// caller may do the action for any site at all (checked before the body
+	// is read). With Authorize set these routes do not consult Identity, so
+	// a site's upload devices (tokens) can signal their own studies. A
+	// refusal for a named site answers 404, like a missing study. Without
+	// Authorize any identified caller may submit (development only).
+	Authorize func(c *gin.Context, action, site string) error
+	// StudySites returns the sites that sent instances of a study
+	// (ErrNotFound-kind error if none); required with Authorize for
+	// study completion.
+	StudySites func(ctx context.Context, study string) ([]string, error)
 	// DevHeaders trusts X-Huren-User, X-Huren-Groups (comma-separated) and
 	// X-Huren-Roles ("senior", "admin") when Identity is nil. Never in
 	// production.
@@ -47,6 +63,12 @@ type Config struct {
 	Heartbeat time.Duration
 	Logger    *slog.Logger
 }
+
+// Actions passed to Config.Authorize.
+const (
+	ActionStudyComplete = "study.complete"
+	ActionSubmitECG     = "ecg.submit"
+)
 
 // Handler serves the worklist API.
 type Handler struct {
@@ -149,6 +171,61 @@ func canSee(a worklist.Actor, group string) error {
 	return fmt.Errorf("%s is not in group %q: %w", a.ID, group, worklist.ErrForbidden)
 }
 
+// reading is a as a reader: admin rights do not make a hub administrator a
+// reader of every group, so claiming and lease operations only count the
+// groups a actually reads for.
+func reading(a worklist.Actor) worklist.Actor {
+	a.Admin = false
+	return a
+}
+
+// visibleTask loads the task and hides it (404) from callers who cannot see
+// its group, so another group's task is indistinguishable from a missing one.
+func (h *Handler) visibleTask(c *gin.Context, a worklist.Actor) (worklist.Task, error) {
+	t, err := h.cfg.Queue.Get(c.Request.Context(), c.Param("task"))
+	if err != nil {
+		return worklist.Task{}, err
+	}
+	if canSee(a, t.Group) != nil {
+		return worklist.Task{}, fmt.Errorf("task %s: %w", t.ID, worklist.ErrNotFound)
+	}
+	return t, nil
+}
+
+// readerTask is visibleTask for claim and lease operations: the caller must
+// read for the task's group (403 for an admin who can see but not read it).
+func (h *Handler) readerTask(c *gin.Context) (worklist.Actor, error) {
+	a, err := h.actor(c)
+	if err != nil {
+		return a, err
+	}
+	t, err := h.visibleTask(c, a)
+	if err != nil {
+		return a, err
+	}
+	r := reading(a)
+	if err := canSee(r, t.Group); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// adminTask authorizes reassign and cancel: 404 for a task the caller cannot
+// see, 403 for a reader of its group who is not an administrator.
+func (h *Handler) adminTask(c *gin.Context) (worklist.Actor, error) {
+	a, err := h.actor(c)
+	if err != nil {
+		return a, err
+	}
+	if _, err := h.visibleTask(c, a); err != nil {
+		return a, err
+	}
+	if !a.Admin {
+		return a, fmt.Errorf("admin only: %w", worklist.ErrForbidden)
+	}
+	return a, nil
+}
+
 func (h *Handler) list(c *gin.Context) (any, error) {
 	a, err := h.actor(c)
 	if err != nil {
@@ -178,18 +255,11 @@ func (h *Handler) get(c *gin.Context) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := h.cfg.Queue.Get(c.Request.Context(), c.Param("task"))
-	if err != nil {
-		return nil, err
-	}
-	if err := canSee(a, t.Group); err != nil {
-		return nil, fmt.Errorf("task %s: %w", t.ID, worklist.ErrNotFound) // invisible, not forbidden
-	}
-	return t, nil
+	return h.visibleTask(c, a)
 }
 
 func (h *Handler) claim(c *gin.Context) (any, error) {
-	a, err := h.actor(c)
+	a, err := h.readerTask(c)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +272,7 @@ func (h *Handler) claimNext(c *gin.Context) (any, error) {
 		return nil, err
 	}
 	stage := worklist.Stage(c.DefaultQuery("stage", string(worklist.StageRead)))
-	return h.cfg.Queue.ClaimNext(c.Request.Context(), a, c.Param("group"), stage)
+	return h.cfg.Queue.ClaimNext(c.Request.Context(), reading(a), c.Param("group"), stage)
 }
 
 type tokenBody struct {
@@ -211,7 +281,7 @@ type tokenBody struct {
 
 func (h *Handler) lease(op string) func(*gin.Context) (any, error) {
 	return func(c *gin.Context) (any, error) {
-		a, err := h.actor(c)
+		a, err := h.readerTask(c)
 		if err != nil {
 			return nil, err
 		}
@@ -243,7 +313,7 @@ func (h *Handler) lease(op string) func(*gin.Context) (any, error) {
 }
 
 func (h *Handler) reassign(c *gin.Context) (any, error) {
-	a, err := h.actor(c)
+	a, err := h.adminTask(c)
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +329,7 @@ func (h *Handler) reassign(c *gin.Context) (any, error) {
 }
 
 func (h *Handler) cancel(c *gin.Context) (any, error) {
-	a, err := h.actor(c)
+	a, err := h.adminTask(c)
 	if err != nil {
 		return nil, err
 	}
@@ -273,15 +343,94 @@ func (h *Handler) cancel(c *gin.Context) (any, error) {
 	return t.Redacted(), err
 }
 
+// submitter authorizes a site-keyed submission for any site (Authorize
+// with site ""), or requires an identity when no Authorize is configured.
+func (h *Handler) submitter(c *gin.Context, action string) error {
+	if h.cfg.Authorize == nil {
+		_, err := h.actor(c)
+		return err
+	}
+	return h.cfg.Authorize(c, action, "")
+}
+
+// authorizeSite runs Authorize for a named site; a refusal is 404.
+func (h *Handler) authorizeSite(c *gin.Context, action, site, what string) error {
+	if h.cfg.Authorize == nil {
+		return nil
+	}
+	if err := h.cfg.Authorize(c, action, site); err != nil {
+		if errkind.Of(err) == errkind.Unauthenticated {
+			return err
+		}
+		return fmt.Errorf("%s: %w", what, worklist.ErrNotFound)
+	}
+	return nil
+}
+
 func (h *Handler) studyComplete(c *gin.Context) (any, error) {
-	if _, err := h.actor(c); err != nil {
+	if err := h.submitter(c, ActionStudyComplete); err != nil {
 		return nil, err
 	}
 	if h.cfg.Tracker == nil {
 		return nil, fmt.Errorf("study completion is not enabled on this hub: %w", worklist.ErrNotFound)
 	}
-	t, err := h.cfg.Tracker.StudyComplete(c.Request.Context(), c.Param("study"))
+	ctx, uid := c.Request.Context(), c.Param("study")
+	var sites []string
+	if h.cfg.Authorize != nil {
+		if h.cfg.StudySites == nil {
+			return nil, fmt.Errorf("study completion needs a study site lookup: %w", worklist.ErrNotFound)
+		}
+		var err error
+		if sites, err = h.cfg.StudySites(ctx, uid); err != nil {
+			return nil, fmt.Errorf("study %s: %w", uid, err)
+		}
+		var denied error
+		for _, s := range sites {
+			if denied = h.authorizeSite(c, ActionStudyComplete, s, "study "+uid); denied == nil {
+				break
+			}
+		}
+		if len(sites) == 0 {
+			denied = fmt.Errorf("study %s: %w", uid, worklist.ErrNotFound)
+		}
+		if denied != nil {
+			return nil, denied
+		}
+	}
+	t, err := h.cfg.Tracker.StudyComplete(ctx, uid)
+	if errors.Is(err, worklist.ErrNotFound) && len(sites) > 0 {
+		// Already flushed (quiet period, or an earlier call): answer with
+		// the study's open task, so the signal is idempotent.
+		if open, ok, ferr := h.openStudyTask(ctx, uid, sites); ferr != nil {
+			return nil, ferr
+		} else if ok {
+			return open.Redacted(), nil
+		}
+	}
 	return t.Redacted(), err
+}
+
+// openStudyTask finds the open task of a study among its sites' open tasks.
+func (h *Handler) openStudyTask(ctx context.Context, uid string, sites []string) (worklist.Task, bool, error) {
+	for _, s := range sites {
+		f := worklist.Filter{Site: s, Limit: 1000}
+		for {
+			p, err := h.cfg.Queue.List(ctx, f)
+			if err != nil {
+				return worklist.Task{}, false, fmt.Errorf("find task of study %s: %w", uid, err)
+			}
+			for _, t := range p.Tasks {
+				if t.Kind == worklist.KindStudy && t.Ref == uid {
+					return t, true, nil
+				}
+			}
+			f.Offset += len(p.Tasks)
+			if len(p.Tasks) == 0 || f.Offset >= p.Total {
+				break
+			}
+		}
+	}
+	return worklist.Task{}, false, nil
 }
 
 type ecgBody struct {
@@ -294,7 +443,7 @@ type ecgBody struct {
 }
 
 func (h *Handler) submitECG(c *gin.Context) (any, error) {
-	if _, err := h.actor(c); err != nil {
+	if err := h.submitter(c, ActionSubmitECG); err != nil {
 		return nil, err
 	}
 	if h.cfg.Tracker == nil {
@@ -302,6 +451,12 @@ func (h *Handler) submitECG(c *gin.Context) (any, error) {
 	}
 	var b ecgBody
 	if err := bindJSON(c, &b); err != nil {
+		return nil, err
+	}
+	if b.Site == "" && h.cfg.Authorize != nil {
+		return nil, invalid("site is required")
+	}
+	if err := h.authorizeSite(c, ActionSubmitECG, b.Site, "site "+b.Site); err != nil {
 		return nil, err
 	}
 	t, err := h.cfg.Tracker.SubmitECG(c.Request.Context(), worklist.ECG{ID: b.ID, Site: b.Site, PatientID: b.PatientID,
