@@ -9,9 +9,19 @@
 //
 // Mount the routes under /api (Register(engine.Group("/api"))). The original
 // bytes are stored unchanged at ecg/{id}/source.{ext} (WFDB: source.hea,
-// source.dat, source.atr) and the analysis at ecg/{id}/analysis.json. After
-// both are durable the OnAnalyzed hook runs, so the hub can create a worklist
-// task — with critical priority when Analysis.Critical is set.
+// source.dat, source.atr), then the uploading site at ecg/{id}/record.json,
+// then the analysis at ecg/{id}/analysis.json. The write order is the
+// guarantee: analysis.json is the commit point, so an ECG that GET can see
+// always has its originals and its site record. After all are durable the
+// OnAnalyzed and OnAnalyzedAt hooks run, so the hub can create a worklist
+// task for the site — with critical priority when Analysis.Critical is set.
+//
+// Access scoping (like dicomweb): Config.UploadSite names the site a POST is
+// recorded for (its error refuses the upload before anything is read or
+// stored); Config.Scope lists the sites the caller may see, and an ECG of
+// another site is answered exactly like a missing id (404, same body). ECGs
+// stored before record.json existed count as site "", visible only to an
+// unrestricted (nil) scope.
 //
 // A Handler is safe for concurrent use.
 package web
@@ -65,6 +75,20 @@ type Config struct {
 	Rules *rules.Table
 	// MainsHz is the notch frequency (50 default, 60, or -1 for none).
 	MainsHz float64
+	// UploadSite returns the site a POST /ecg is recorded for. It runs
+	// before the body is read; its error (carrying its errkind, e.g.
+	// Forbidden) refuses the upload and nothing is stored. nil records "".
+	UploadSite func(*gin.Context) (string, error)
+	// Scope returns the sites whose ECGs the caller may see: a nil slice
+	// (or a nil Scope) means all, an empty one none. An ECG outside the
+	// scope is answered exactly like a missing id (404).
+	Scope func(*gin.Context) (sites []string, err error)
+}
+
+// Record is ecg/{id}/record.json: who sent the ECG and when.
+type Record struct {
+	Site       string    `json:"site"`
+	ReceivedAt time.Time `json:"received_at"`
 }
 
 // Handler serves the ECG API.
@@ -77,6 +101,10 @@ type Handler struct {
 	// which the error message carries) so the client or operator can retry
 	// the task creation.
 	OnAnalyzed func(ctx context.Context, a *analysis.Analysis) error
+	// OnAnalyzedAt is OnAnalyzed with the ECG's id (= a.ID) and the site it
+	// was recorded for, for creating a site-scoped worklist task. When both
+	// hooks are set, OnAnalyzed runs first; the same error contract holds.
+	OnAnalyzedAt func(ctx context.Context, a *analysis.Analysis, id, site string) error
 
 	ingested *prometheus.CounterVec
 	duration prometheus.Histogram
@@ -128,6 +156,13 @@ type upload struct {
 }
 
 func (h *Handler) post(c *gin.Context) (any, error) {
+	site := ""
+	if h.cfg.UploadSite != nil {
+		var err error
+		if site, err = h.cfg.UploadSite(c); err != nil {
+			return nil, err
+		}
+	}
 	body := http.MaxBytesReader(c.Writer, c.Request.Body, h.cfg.MaxBytes)
 	ct := c.GetHeader("Content-Type")
 	mt, params, _ := mime.ParseMediaType(ct)
@@ -165,7 +200,7 @@ func (h *Handler) post(c *gin.Context) (any, error) {
 		}
 		files = []upload{{name: c.Query("filename"), contentType: mt, data: b}}
 	}
-	a, err := h.ingest(c.Request.Context(), files)
+	a, err := h.ingest(c.Request.Context(), site, files)
 	if err != nil {
 		h.ingested.WithLabelValues("", "error").Inc()
 		return nil, err
@@ -196,13 +231,19 @@ func readCapped(r io.Reader, max int64) ([]byte, error) {
 }
 
 // Ingest stores and analyses one single-file ECG (DICOM, aECG or SCP)
-// arriving by another path (e.g. a DICOM waveform received over STOW).
+// arriving by another path (e.g. a DICOM waveform received over STOW). It
+// records site "", visible only to an unrestricted scope; see IngestSite.
 func (h *Handler) Ingest(ctx context.Context, r io.Reader, contentType string) (*analysis.Analysis, error) {
+	return h.IngestSite(ctx, "", r, contentType)
+}
+
+// IngestSite is Ingest recording the ECG for site.
+func (h *Handler) IngestSite(ctx context.Context, site string, r io.Reader, contentType string) (*analysis.Analysis, error) {
 	b, err := readCapped(r, h.cfg.MaxBytes)
 	if err != nil {
 		return nil, h.readErr(err)
 	}
-	return h.ingest(ctx, []upload{{contentType: contentType, data: b}})
+	return h.ingest(ctx, site, []upload{{contentType: contentType, data: b}})
 }
 
 func (h *Handler) options() analysis.Options {
@@ -222,7 +263,7 @@ type sourceFile struct {
 	ct   string
 }
 
-func (h *Handler) ingest(ctx context.Context, files []upload) (*analysis.Analysis, error) {
+func (h *Handler) ingest(ctx context.Context, site string, files []upload) (*analysis.Analysis, error) {
 	start := time.Now()
 	if len(files) == 0 || len(files[0].data) == 0 {
 		return nil, fmt.Errorf("%w: empty body", ErrBadUpload)
@@ -246,11 +287,21 @@ func (h *Handler) ingest(ctx context.Context, files []upload) (*analysis.Analysi
 			return nil, fmt.Errorf("ecg store %s: %w", key, err)
 		}
 	}
+	// The site record goes before analysis.json (the commit point), so a
+	// visible ECG is never without the site that scopes it.
+	rj, err := json.Marshal(Record{Site: site, ReceivedAt: start.UTC()})
+	if err != nil {
+		return nil, fmt.Errorf("ecg %s: encode record: %w", a.ID, err)
+	}
+	key := fmt.Sprintf("ecg/%s/record.json", a.ID)
+	if _, err := h.store.Put(ctx, key, bytes.NewReader(rj), storage.PutOptions{ContentType: "application/json", Size: int64(len(rj))}); err != nil {
+		return nil, fmt.Errorf("ecg store %s: %w", key, err)
+	}
 	js, err := json.Marshal(a)
 	if err != nil {
 		return nil, fmt.Errorf("ecg %s: encode analysis: %w", a.ID, err)
 	}
-	key := fmt.Sprintf("ecg/%s/analysis.json", a.ID)
+	key = fmt.Sprintf("ecg/%s/analysis.json", a.ID)
 	if _, err := h.store.Put(ctx, key, bytes.NewReader(js), storage.PutOptions{ContentType: "application/json", Size: int64(len(js))}); err != nil {
 		return nil, fmt.Errorf("ecg store %s: %w", key, err)
 	}
@@ -262,9 +313,14 @@ func (h *Handler) ingest(ctx context.Context, files []upload) (*analysis.Analysi
 		result = "critical"
 	}
 	h.ingested.WithLabelValues(string(format), result).Inc()
-	h.log.Info("ecg ingested", "id", a.ID, "format", format, "interpretable", a.Interpretable, "flags", len(a.Flags))
+	h.log.Info("ecg ingested", "id", a.ID, "site", site, "format", format, "interpretable", a.Interpretable, "flags", len(a.Flags))
 	if h.OnAnalyzed != nil {
 		if err := h.OnAnalyzed(ctx, a); err != nil {
+			return nil, fmt.Errorf("ecg %s stored, but the follow-up (task creation) failed: %w", a.ID, err)
+		}
+	}
+	if h.OnAnalyzedAt != nil {
+		if err := h.OnAnalyzedAt(ctx, a, a.ID, site); err != nil {
 			return nil, fmt.Errorf("ecg %s stored, but the follow-up (task creation) failed: %w", a.ID, err)
 		}
 	}
@@ -341,10 +397,63 @@ func (h *Handler) id(c *gin.Context) (string, error) {
 	return id, nil
 }
 
+// notFound is the one answer for a missing ECG and for one outside the
+// caller's scope, so the two cannot be told apart.
+func notFound(id string) error { return fmt.Errorf("%w: %s", ErrNotFound, id) }
+
+// visible resolves the caller's scope and the id, and checks the ECG's
+// recorded site against the scope. A nil Scope (or nil sites) skips the
+// record read entirely.
+func (h *Handler) visible(c *gin.Context) (string, error) {
+	var sites []string
+	if h.cfg.Scope != nil {
+		var err error
+		if sites, err = h.cfg.Scope(c); err != nil {
+			return "", err
+		}
+	}
+	id, err := h.id(c)
+	if err != nil || sites == nil {
+		return id, err
+	}
+	site, err := h.site(c.Request.Context(), id)
+	if err != nil {
+		return "", err
+	}
+	for _, s := range sites {
+		if s == site {
+			return id, nil
+		}
+	}
+	return "", notFound(id)
+}
+
+// site reads the recorded site of id; an ECG stored without record.json
+// (before sites were recorded) has site "".
+func (h *Handler) site(ctx context.Context, id string) (string, error) {
+	rc, _, err := h.store.Get(ctx, "ecg/"+id+"/record.json")
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("ecg get %s record: %w", id, err)
+	}
+	defer rc.Close()
+	b, err := readCapped(rc, 1<<20)
+	if err != nil {
+		return "", fmt.Errorf("ecg get %s record: %w", id, err)
+	}
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return "", fmt.Errorf("ecg %s: stored record: %w", id, err)
+	}
+	return r.Site, nil
+}
+
 func (h *Handler) stored(ctx context.Context, id string) (*analysis.Analysis, []byte, error) {
 	rc, _, err := h.store.Get(ctx, "ecg/"+id+"/analysis.json")
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil, nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+		return nil, nil, notFound(id)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("ecg get %s: %w", id, err)
@@ -362,7 +471,7 @@ func (h *Handler) stored(ctx context.Context, id string) (*analysis.Analysis, []
 }
 
 func (h *Handler) get(c *gin.Context) (any, error) {
-	id, err := h.id(c)
+	id, err := h.visible(c)
 	if err != nil {
 		return nil, err
 	}
@@ -408,7 +517,7 @@ func (h *Handler) loadSource(ctx context.Context, id string, a *analysis.Analysi
 
 func (h *Handler) image(kind string) func(*gin.Context) (any, error) {
 	return func(c *gin.Context) (any, error) {
-		id, err := h.id(c)
+		id, err := h.visible(c)
 		if err != nil {
 			return nil, err
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/huren-health/huren/ecg/analysis"
+	"github.com/huren-health/huren/errkind"
 	"github.com/huren-health/huren/httpapi"
 	"github.com/huren-health/huren/storage"
 	"github.com/huren-health/huren/storage/fs"
@@ -205,7 +206,184 @@ func TestHookFailureKeepsData(t *testing.T) {
 	}
 	n := 0
 	st.List(context.Background(), "ecg/", func(storage.Info) error { n++; return nil })
-	if n != 2 {
-		t.Errorf("%d objects, want source + analysis kept", n)
+	if n != 3 {
+		t.Errorf("%d objects, want source + record + analysis kept", n)
+	}
+}
+
+// scopeHeader carries the test caller's scope: absent = nil (all sites),
+// "" = empty (none), else comma-separated sites.
+const scopeHeader = "X-Test-Scope"
+
+func newScopedServer(t *testing.T, uploadSite func(*gin.Context) (string, error)) (*httptest.Server, *Handler, storage.Store) {
+	t.Helper()
+	gin.SetMode(gin.TestMode)
+	st, err := fs.New(fs.Config{Root: t.TempDir()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{MaxBytes: 2 << 20, UploadSite: uploadSite,
+		Scope: func(c *gin.Context) ([]string, error) {
+			v, ok := c.Request.Header[scopeHeader]
+			switch {
+			case !ok:
+				return nil, nil
+			case v[0] == "":
+				return []string{}, nil
+			}
+			return strings.Split(v[0], ","), nil
+		}}
+	h, err := New(st, cfg, nil, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := gin.New()
+	r.Use(httpapi.RequestIDs())
+	h.Register(r.Group("/api"))
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return srv, h, st
+}
+
+func get(t *testing.T, url string, scope *string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if scope != nil {
+		req.Header.Set(scopeHeader, *scope)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// errShape is the error envelope with the parts that differ per request
+// (request id, the id in the message) normalised away.
+func errShape(t *testing.T, body []byte, id string) string {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatalf("not JSON: %s", body)
+	}
+	delete(m, "request_id")
+	if msg, ok := m["error"].(string); ok {
+		m["error"] = strings.ReplaceAll(msg, id, "ID")
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+func TestSiteScope(t *testing.T) {
+	srv, h, st := newScopedServer(t, func(*gin.Context) (string, error) { return "town-a", nil })
+	type hookCall struct{ id, aid, site string }
+	var mu sync.Mutex
+	var calls []hookCall
+	legacy := 0
+	h.OnAnalyzed = func(context.Context, *analysis.Analysis) error { mu.Lock(); legacy++; mu.Unlock(); return nil }
+	h.OnAnalyzedAt = func(_ context.Context, a *analysis.Analysis, id, site string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, hookCall{id, a.ID, site})
+		return nil
+	}
+	dcm, err := os.ReadFile("../dicomwave/testdata/waveform_ecg.dcm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := post(t, srv.URL+"/api/ecg", "application/dicom", bytes.NewReader(dcm))
+	if code != 200 {
+		t.Fatalf("upload: %d %s", code, body)
+	}
+	var r result
+	if err := json.Unmarshal(body, &r); err != nil || r.ID == "" {
+		t.Fatalf("upload answer %s", body)
+	}
+	if len(calls) != 1 || calls[0] != (hookCall{r.ID, r.ID, "town-a"}) || legacy != 1 {
+		t.Errorf("hooks: %+v, legacy %d", calls, legacy)
+	}
+	// The site is durable in record.json.
+	rc, _, err := st.Get(context.Background(), "ecg/"+r.ID+"/record.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec Record
+	err = json.NewDecoder(rc).Decode(&rec)
+	rc.Close()
+	if err != nil || rec.Site != "town-a" || rec.ReceivedAt.IsZero() {
+		t.Errorf("record.json: %+v %v", rec, err)
+	}
+	// A legacy ECG: analysis and source copied without record.json.
+	legacyID := "6f1c5b2e-1111-4a2b-9c3d-00000000abcd"
+	for _, f := range []string{"analysis.json", "source.dcm"} {
+		rc, _, err := st.Get(context.Background(), "ecg/"+r.ID+"/"+f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if _, err := st.Put(context.Background(), "ecg/"+legacyID+"/"+f, bytes.NewReader(b), storage.PutOptions{Size: int64(len(b))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	missing := "6f1c5b2e-1111-4a2b-9c3d-000000000000"
+	_, missBody := get(t, srv.URL+"/api/ecg/"+missing, nil)
+	wantShape := errShape(t, missBody, missing)
+	if !strings.Contains(wantShape, `"status":404`) {
+		t.Fatalf("missing id body: %s", missBody)
+	}
+
+	s := func(v string) *string { return &v }
+	tests := []struct {
+		name   string
+		id     string
+		scope  *string
+		status int
+	}{
+		{"own site", r.ID, s("town-a"), 200},
+		{"one of several sites", r.ID, s("town-b,town-a"), 200},
+		{"other site", r.ID, s("town-b"), 404},
+		{"empty scope", r.ID, s(""), 404},
+		{"nil scope", r.ID, nil, 200},
+		{"legacy, nil scope", legacyID, nil, 200},
+		{"legacy, restricted scope", legacyID, s("town-a"), 404},
+		{"missing, own scope", missing, s("town-a"), 404},
+	}
+	for _, tc := range tests {
+		for _, sfx := range []string{"", "/svg", "/png"} {
+			t.Run(tc.name+sfx, func(t *testing.T) {
+				code, body := get(t, srv.URL+"/api/ecg/"+tc.id+sfx, tc.scope)
+				if code != tc.status {
+					t.Fatalf("status %d, want %d: %.200s", code, tc.status, body)
+				}
+				if code == 404 {
+					if got := errShape(t, body, tc.id); got != wantShape {
+						t.Errorf("404 body %s, want the missing-id body %s", got, wantShape)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestUploadSiteRefused(t *testing.T) {
+	srv, h, st := newScopedServer(t, func(*gin.Context) (string, error) {
+		return "", errkind.New(errkind.Forbidden, "test: site may not upload ECGs")
+	})
+	hooked := false
+	h.OnAnalyzedAt = func(context.Context, *analysis.Analysis, string, string) error { hooked = true; return nil }
+	dcm, _ := os.ReadFile("../dicomwave/testdata/waveform_ecg.dcm")
+	code, body := post(t, srv.URL+"/api/ecg", "application/dicom", bytes.NewReader(dcm))
+	if code != 403 || !strings.Contains(string(body), "may not upload") {
+		t.Errorf("status %d: %s", code, body)
+	}
+	n := 0
+	if err := st.List(context.Background(), "ecg/", func(storage.Info) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 || hooked {
+		t.Errorf("refused upload left %d objects, hook ran %v", n, hooked)
 	}
 }
