@@ -23,6 +23,7 @@ import (
 	catmemory "github.com/huren-health/huren/catalog/memory"
 	catredis "github.com/huren-health/huren/catalog/redis"
 	"github.com/huren-health/huren/dicomweb"
+	"github.com/huren-health/huren/ecg/analysis"
 	ecgweb "github.com/huren-health/huren/ecg/web"
 	"github.com/huren-health/huren/ingest"
 	"github.com/huren-health/huren/pixels/codec"
@@ -280,10 +281,21 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, opts
 	dw.Register(group)
 	px.Register(group)
 
-	ecgh, err := ecgweb.New(store, ecgweb.Config{MaxBytes: 64 << 20}, log, s.reg)
+	ecgh, err := ecgweb.New(store, ecgweb.Config{MaxBytes: 64 << 20, UploadSite: uploadSite, Scope: svc.Scope}, log, s.reg)
 	if err != nil {
 		s.Close()
 		return nil, err
+	}
+	// Every analysed ECG becomes a reading task; one with a critical flag
+	// (suspected STEMI, extreme rate, long pause…) jumps its queue.
+	ecgh.OnAnalyzedAt = func(ctx context.Context, a *analysis.Analysis, id, site string) error {
+		prio := worklist.Routine
+		if a.Critical {
+			prio = worklist.Critical
+		}
+		_, err := tracker.SubmitECG(ctx, worklist.ECG{ID: id, Site: site, PatientID: a.Patient.ID,
+			PatientName: a.Patient.Name, ExamType: "12-lead ECG", Priority: prio})
+		return err
 	}
 	api := s.engine.Group("/api", svc.Authenticate())
 	ecgh.Register(api)
