@@ -8,7 +8,12 @@
 // Identity comes from Config.Identity (the accounts package supplies it).
 // Without one, requests are 401 unless Config.DevHeaders is set, which
 // trusts X-Huren-User / X-Huren-Groups / X-Huren-Roles headers — for local
-// development only.
+// development only. Tasks of a group the caller cannot see are 404, like
+// missing ones; claiming and lease operations need membership of the
+// task's group (administrator rights do not make one a reader); reassign
+// and cancel are for administrators. Config.Authorize, when set, decides
+// study completion and ECG submission by site instead (the hub treats
+// them as uploads for that site).
 package api
 
 import (
