@@ -11,10 +11,14 @@ import (
 
 	"github.com/huren-health/huren/hub"
 	"github.com/huren-health/huren/ingest"
+	"github.com/huren-health/huren/worklist"
+	wlopen "github.com/huren-health/huren/worklist/open"
 )
 
-// runReindex rebuilds derived state (the catalog) from object storage, the
-// source of truth: the recovery path after Redis is lost or flushed.
+// runReindex rebuilds derived state (catalog, and on Redis the worklist's
+// queues and leases) from object storage, the
+// the source of truth: the recovery path after Redis is lost or flushed.
+// Run it with no replica serving.
 func runReindex(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	cfg, _, err := loadConfig("reindex", args, stderr, getenv, nil)
 	if errors.Is(err, flag.ErrHelp) {
@@ -40,6 +44,21 @@ func runReindex(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if err != nil {
 		return fmt.Errorf("reindex: %w", err)
 	}
-	fmt.Fprintf(stdout, "reindexed in %s: %+v\n", time.Since(start).Round(time.Millisecond), st)
+	fmt.Fprintf(stdout, "catalog reindexed in %s: %+v\n", time.Since(start).Round(time.Millisecond), st)
+	if cfg.Redis == "" {
+		return nil // the in-process worklist is rebuilt from task events at every start
+	}
+	start = time.Now()
+	q, err := wlopen.Open(ctx, wlopen.Config{Backend: "redis", RedisURL: cfg.Redis, Prefix: hub.RedisPrefix + "worklist",
+		Queue: worklist.Config{Store: b.Store, Logger: log}})
+	if err != nil {
+		return fmt.Errorf("open worklist: %w", err)
+	}
+	defer q.Close()
+	n, err := wlopen.Rebuild(ctx, q, b.Store)
+	if err != nil {
+		return fmt.Errorf("rebuild worklist: %w", err)
+	}
+	fmt.Fprintf(stdout, "worklist rebuilt in %s: %d tasks from their events\n", time.Since(start).Round(time.Millisecond), n)
 	return nil
 }
