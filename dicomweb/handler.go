@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/huren-health/huren/audit"
 	"github.com/huren-health/huren/catalog"
 	"github.com/huren-health/huren/httpapi"
 	"github.com/huren-health/huren/ingest"
@@ -217,6 +218,7 @@ func (h *Handler) records(c *gin.Context) ([]catalog.Record, error) {
 		if len(recs) == 0 {
 			return nil, fmt.Errorf("%w: instance %s", ErrNotFound, inst)
 		}
+		auditRead(c, recs)
 		return recs, nil
 	}
 	recs, err := h.cfg.Catalog.Instances(ctx, study, series)
@@ -230,7 +232,16 @@ func (h *Handler) records(c *gin.Context) ([]catalog.Record, error) {
 	if len(recs) == 0 {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, what(study, series))
 	}
+	auditRead(c, recs)
 	return recs, nil
+}
+
+// auditRead names the patient and study a read concerns on the request's
+// audit record, so the trail can be searched by patient ("who looked at
+// P001's images?"). Only visible records reach here.
+func auditRead(c *gin.Context, recs []catalog.Record) {
+	audit.SetPatient(c, recs[0].Attrs.String("00100020"))
+	audit.SetResource(c, "study:"+recs[0].StudyUID)
 }
 
 func what(study, series string) string {

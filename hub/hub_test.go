@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/huren-health/huren/audit"
 	"github.com/huren-health/huren/auth"
 )
 
@@ -215,5 +216,41 @@ func TestGracefulShutdownFinishesUpload(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("Serve: %v", err)
+	}
+}
+
+// TestAuditTrailNamesPatient: a read of a study's images is recorded with
+// who, what and the patient, searchable after a graceful shutdown flushed
+// the trail, and the chain verifies.
+func TestAuditTrailNamesPatient(t *testing.T) {
+	cfg := embeddedConfig(t)
+	base, srv, stop := startHub(t, cfg)
+	token := deviceToken(t, srv)
+	stowFile(t, base, token, testFile)
+	studies := getJSON(t, base+"/dicom-web/studies", token, http.StatusOK).([]any)
+	study := studies[0].(map[string]any)["0020000D"].(map[string]any)["Value"].([]any)[0].(string)
+	getJSON(t, base+"/dicom-web/studies/"+study+"/metadata", token, http.StatusOK)
+	stop()
+
+	b, err := OpenBackends(context.Background(), cfg, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	recs, err := audit.Search(context.Background(), b.Store, audit.Query{Patient: "1CT1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range recs {
+		if r.Resource == "study:"+study && strings.HasPrefix(r.User, "token:") && r.Outcome != "" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no audit record of the metadata read for patient 1CT1 among %d: %+v", len(recs), recs)
+	}
+	if _, err := audit.Verify(context.Background(), b.Store); err != nil {
+		t.Fatalf("audit verify: %v", err)
 	}
 }
