@@ -255,6 +255,19 @@ func testIngest(t *testing.T, b backends) {
 		}
 	})
 
+	// Regression: the hub's spool directory (DATA/tmp) does not exist on a
+	// fresh data directory; the first instance over the memory budget (a
+	// 15 MB DX in the benchmark) failed with "internal processing failure".
+	t.Run("large instance spools into a directory not created yet", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "not", "yet")
+		f := newFixture(t, b, func(c *ingest.Config) { c.SpoolMemoryBytes = 1024; c.TempDir = dir })
+		data := readFile(t, seriesFiles(t)[2])
+		res, err := f.svc.Ingest(ctx, bytes.NewReader(data), -1, ingest.Source{})
+		if err != nil || res.SHA256 != sum(data) {
+			t.Fatalf("%+v %v", res, err)
+		}
+	})
+
 	t.Run("storage outage then recovery", func(t *testing.T) {
 		f := newFixture(t, b, nil)
 		data := readFile(t, seriesFiles(t)[0])

@@ -17,6 +17,7 @@ import (
 
 	"github.com/huren-health/huren/catalog"
 	"github.com/huren-health/huren/dicomfile"
+	"github.com/huren-health/huren/errkind"
 	"github.com/huren-health/huren/storage"
 )
 
@@ -181,7 +182,11 @@ func (s *Service) Ingest(ctx context.Context, r io.Reader, size int64, src Sourc
 			if errors.Is(err, ErrConflict) {
 				s.metrics.conflicts.Inc()
 			}
-			s.log.Info("instance rejected", "sop", res.SOPInstanceUID, "study", res.StudyUID, "site", src.Site, "via", src.Via, "remote", src.RemoteAddr, "reason", reasonLabel(err), "err", err)
+			level := slog.LevelInfo // the client's problem: it gets the reason
+			if errkind.Of(err) == errkind.Other || errkind.Of(err) == errkind.Unavailable {
+				level = slog.LevelError // ours: the operator must see it
+			}
+			s.log.Log(ctx, level, "instance rejected", "sop", res.SOPInstanceUID, "study", res.StudyUID, "site", src.Site, "via", src.Via, "remote", src.RemoteAddr, "reason", reasonLabel(err), "err", err)
 			return
 		}
 		s.metrics.latency.Observe(time.Since(start).Seconds())

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -113,6 +114,14 @@ func (s *Service) spool(ctx context.Context, r io.Reader, declared int64) (*spoo
 	if n > memCap {
 		s.sweepOnce.Do(s.sweepSpool)
 		f, err := os.CreateTemp(s.cfg.TempDir, spoolPattern)
+		if errors.Is(err, fs.ErrNotExist) && s.cfg.TempDir != "" {
+			// The spool directory is created on first use (and again if an
+			// operator cleaned it away), so the first large instance after a
+			// fresh start does not fail.
+			if mkErr := os.MkdirAll(s.cfg.TempDir, 0o700); mkErr == nil {
+				f, err = os.CreateTemp(s.cfg.TempDir, spoolPattern)
+			}
+		}
 		if err != nil {
 			return sp, fmt.Errorf("spool instance: %w", err)
 		}
