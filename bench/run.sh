@@ -11,6 +11,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 SHARED=${SHARED_BENCH:-$REPO/../shared/bench}
 REPS=${1:-3}
+# BENCH_TARGETS selects what to run (default all): limits orthanc huren-fs huren-minio
+TARGETS=" ${BENCH_TARGETS:-limits orthanc huren-fs huren-minio} "
+want() { [[ "$TARGETS" == *" $1 "* ]]; }
 OUT=/tmp/bench-results
 mkdir -p "$OUT" /tmp/bench-bin
 export STOWCLIENT=/tmp/bench-bin/stowclient SHARED_BENCH="$SHARED"
@@ -19,8 +22,9 @@ export STOWCLIENT=/tmp/bench-bin/stowclient SHARED_BENCH="$SHARED"
 (cd "$REPO" && go build -o /tmp/bench-bin/huren ./cmd/huren)
 
 CT=/tmp/bench-data/ct300
+trap '"$HERE/huren/ctl.sh" stop >/dev/null 2>&1 || true' EXIT
 series_of() { dcmdump +P 0020,000d +P 0020,000e "$1" | sed -n 's/.*\[\(.*\)\].*/\1/p' | tr '\n' ' '; }
-read -r STUDY SERIES < <(series_of "$CT/CT00001.dcm")
+read -r STUDY SERIES <<<"$(series_of "$CT/CT00001.dcm")"
 
 metadata_rows() { # label dicomweb results
   local url="$2/studies/$STUDY/series/$SERIES/metadata"
@@ -30,13 +34,15 @@ metadata_rows() { # label dicomweb results
   done
 }
 
+if want limits; then
 echo "== physical limits (disk with fsync, SHA-256, loopback)" >&2
 python3 "$SHARED/physical_limits.py" diskfiles --reps "$REPS" --out "$OUT/limits.jsonl" || true
 python3 "$SHARED/physical_limits.py" memhash --reps "$REPS" --out "$OUT/limits.jsonl" || true
 python3 "$SHARED/physical_limits.py" tcp --reps "$REPS" --out "$OUT/limits.jsonl" || true
+fi
 
-echo "== Orthanc" >&2
-( . "$SHARED/targets/orthanc.env"; export RESULTS=$OUT/orthanc.jsonl
+want orthanc && ( echo "== Orthanc" >&2
+ . "$SHARED/targets/orthanc.env"; export RESULTS=$OUT/orthanc.jsonl
   python3 "$SHARED/hubbench.py" stow --data "$CT" --reps "$REPS" --batch 1 --concurrency 1
   python3 "$SHARED/hubbench.py" stow --data "$CT" --reps "$REPS" --batch 1 --concurrency 4
   metadata_rows "$LABEL" "$DICOMWEB" "$RESULTS"
@@ -44,6 +50,7 @@ echo "== Orthanc" >&2
   "$SHARED/orthanc/stop.sh" || true )
 
 for backend in fs minio; do
+  want "huren-$backend" || continue
   echo "== Huren ($backend)" >&2
   export HUREN_BENCH_BACKEND=$backend HUREN_BENCH_DIR=/tmp/huren-bench-$backend
   rm -rf "$HUREN_BENCH_DIR"
@@ -62,6 +69,7 @@ for backend in fs minio; do
   fi
   "$HERE/huren/ctl.sh" stop
 done
+trap - EXIT
 
 for f in orthanc huren-fs huren-minio; do echo "### $f"; python3 "$SHARED/hubbench.py" summarize "$OUT/$f.jsonl"; done
 echo "### limits"; python3 "$SHARED/physical_limits.py" summarize "$OUT/limits.jsonl"

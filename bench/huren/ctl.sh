@@ -46,7 +46,7 @@ start() {
     "$BIN" site --data "$DIR/data" add -id bench -name Bench -kind township -parent county >/dev/null
     "$BIN" token --data "$DIR/data" create -name bench -site bench -cap upload,read | sed -n 's/^secret (shown once): //p' >"$DIR/token"
   fi
-  nohup "$BIN" serve --listen "127.0.0.1:$PORT" --data "$DIR/data" --log-level warn >"$DIR/huren.log" 2>&1 &
+  nohup "$BIN" serve --listen "127.0.0.1:$PORT" --data "$DIR/data" --log-level ${HUREN_BENCH_LOG:-warn} >"$DIR/huren.log" 2>&1 &
   echo $! >"$DIR/huren.pid"
   wait_http "http://127.0.0.1:$PORT/readyz"
 }
@@ -68,8 +68,9 @@ reset() {
   if [ "$BACKEND" = minio ]; then
     kill "$(cat "$DIR/minio.pid")" 2>/dev/null || true; sleep 0.5
     rm -rf "$DIR/minio/huren/dicom" "$DIR/minio/huren/meta" "$DIR/minio/huren/tasks"
-    redis-cli -p "$REDIS_PORT" --scan --pattern 'huren:cat:*' | xargs -r redis-cli -p "$REDIS_PORT" del >/dev/null
-    redis-cli -p "$REDIS_PORT" --scan --pattern 'huren:worklist*' | xargs -r redis-cli -p "$REDIS_PORT" del >/dev/null
+    # This Redis is the benchmark's own and holds only derived state and
+    # sessions (accounts and tokens live in object storage): wipe it all.
+    redis-cli -p "$REDIS_PORT" flushall >/dev/null
   else
     rm -rf "$DIR/data/objects/objects/dicom" "$DIR/data/objects/objects/meta" "$DIR/data/objects/objects/tasks" "$DIR/data/tmp"
   fi
