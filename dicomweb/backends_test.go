@@ -4,9 +4,8 @@ import (
 	"testing"
 
 	"github.com/huren-health/huren/catalog"
-	"github.com/huren-health/huren/catalog/memory"
+	"github.com/huren-health/huren/internal/backendpair"
 	"github.com/huren-health/huren/storage"
-	"github.com/huren-health/huren/storage/fs"
 )
 
 // backends opens a fresh storage + catalog pair for one test.
@@ -17,16 +16,7 @@ type backends struct {
 
 // memoryBackends is the embedded default: filesystem storage in a temp dir
 // and the in-memory catalog.
-var memoryBackends = backends{name: "fs+memory", open: func(t testing.TB) (storage.Store, catalog.Catalog) {
-	t.Helper()
-	st, err := fs.New(fs.Config{Root: t.TempDir()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat := memory.New(nil)
-	t.Cleanup(func() { st.Close(); cat.Close() })
-	return st, cat
-}}
+var memoryBackends = backends{name: "fs+memory", open: backendpair.Embedded}
 
 // allBackends lists every backend pair the tests run against; the
 // production pair (MinIO + Redis) is added by backends_prod_test.go.
