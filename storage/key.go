@@ -38,3 +38,39 @@ func ValidatePrefix(prefix string) error {
 	}
 	return ValidateKey(strings.TrimSuffix(prefix, "/") + "/x")
 }
+
+// Metadata limits: small enough for one S3 request header block and the fs
+// object header; what Huren records there is a few short provenance fields.
+const (
+	maxMetadataKey   = 64
+	maxMetadataBytes = 2048
+)
+
+// ValidateMetadata enforces the metadata rules shared by every backend:
+// keys of 1–64 characters from [a-z0-9-] (S3 folds the case of user
+// metadata keys, so only lowercase is portable), values of printable ASCII
+// (an HTTP header must carry them unchanged), all keys and values together
+// at most 2 KiB. Callers percent-encode anything else.
+func ValidateMetadata(m map[string]string) error {
+	total := 0
+	for k, v := range m {
+		if k == "" || len(k) > maxMetadataKey {
+			return fmt.Errorf("%w: key %q must be 1–%d characters", ErrInvalidMetadata, k, maxMetadataKey)
+		}
+		for i := 0; i < len(k); i++ {
+			if c := k[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return fmt.Errorf("%w: key %q: only a-z, 0-9 and -", ErrInvalidMetadata, k)
+			}
+		}
+		for i := 0; i < len(v); i++ {
+			if c := v[i]; c < 0x20 || c > 0x7e {
+				return fmt.Errorf("%w: value of %q: only printable ASCII", ErrInvalidMetadata, k)
+			}
+		}
+		total += len(k) + len(v)
+	}
+	if total > maxMetadataBytes {
+		return fmt.Errorf("%w: %d bytes, at most %d", ErrInvalidMetadata, total, maxMetadataBytes)
+	}
+	return nil
+}

@@ -26,6 +26,8 @@ var (
 	// ErrInvalidKey: the key is empty, absolute, has "." or ".." segments,
 	// backslashes, NUL bytes or is otherwise not a clean relative path.
 	ErrInvalidKey = errkind.New(errkind.Invalid, "storage: invalid key")
+	// ErrInvalidMetadata: PutOptions.Metadata breaks ValidateMetadata's rules.
+	ErrInvalidMetadata = errkind.New(errkind.Invalid, "storage: invalid metadata")
 	// ErrInvalidRange: a range outside the object.
 	ErrInvalidRange = errkind.New(errkind.Invalid, "storage: invalid range")
 	// ErrUnavailable: the backend cannot be reached right now; the caller may
@@ -52,6 +54,10 @@ type Info struct {
 	ContentType string
 	// ModTime is when the object was written (backend clock).
 	ModTime time.Time
+	// Metadata is what PutOptions.Metadata recorded. Get and Stat return it;
+	// List may leave it nil (listing it costs an extra request per object on
+	// some backends).
+	Metadata map[string]string
 }
 
 // PutOptions tune a write. The zero value is valid.
@@ -67,6 +73,18 @@ type PutOptions struct {
 	// SHA256, when non-empty (lowercase hex), must match the content or Put
 	// fails with ErrDigestMismatch and stores nothing.
 	SHA256 string
+	// Metadata is stored with the object, atomically with its content (what
+	// S3 calls user metadata): facts about the object that must survive
+	// with it, such as which site uploaded an original. See ValidateMetadata
+	// for the allowed keys and values.
+	Metadata map[string]string
+	// Lazy marks derived data that can be rebuilt from other objects: the
+	// write is still atomic (never partial, never mixed with the old
+	// content) but need not be durable when Put returns, so backends may
+	// skip their sync to stable storage. After a power loss a lazy object
+	// may be missing or unreadable (an error, never wrong bytes); readers
+	// must be able to rebuild it.
+	Lazy bool
 }
 
 // Reader is the read side: what viewers and WADO need.

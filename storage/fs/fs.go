@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -173,7 +174,7 @@ func (s *Store) open(op, key string) (*objectFile, error) {
 }
 
 func (o *objectFile) info(key string) storage.Info {
-	return storage.Info{Key: key, Size: o.h.size, SHA256: o.h.hexSHA256(), ContentType: o.h.contentType, ModTime: o.mod}
+	return storage.Info{Key: key, Size: o.h.size, SHA256: o.h.hexSHA256(), ContentType: o.h.contentType, ModTime: o.mod, Metadata: o.h.meta}
 }
 
 type sectionCloser struct {
@@ -352,6 +353,13 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts stora
 	if len(ct) > maxContentType {
 		return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, ErrContentType)
 	}
+	if err := storage.ValidateMetadata(opts.Metadata); err != nil {
+		return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, err)
+	}
+	meta := maps.Clone(opts.Metadata)
+	if len(meta) == 0 {
+		meta = nil
+	}
 	if err := ctx.Err(); err != nil {
 		return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, err)
 	}
@@ -372,12 +380,12 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts stora
 		return storage.Info{}, fmt.Errorf("fs %s %s: lock temp: %w", op, key, err)
 	}
 
-	hdrLen := headerLen(ct)
+	hdrLen := headerLen(ct, encodeMeta(meta))
 	h, err := s.copyHashed(ctx, tmp, hdrLen, r, opts.Size)
 	if err != nil {
 		return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, err)
 	}
-	h.contentType = ct
+	h.contentType, h.meta = ct, meta
 	if opts.Size > 0 && h.size != opts.Size {
 		return storage.Info{}, fmt.Errorf("fs %s %s: got %d bytes, want %d: %w", op, key, h.size, opts.Size, storage.ErrSizeMismatch)
 	}
@@ -387,14 +395,16 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts stora
 	if _, err := tmp.WriteAt(h.marshal(), 0); err != nil {
 		return storage.Info{}, fmt.Errorf("fs %s %s: write header: %w", op, key, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return storage.Info{}, fmt.Errorf("fs %s %s: fsync: %w", op, key, err)
+	if !opts.Lazy {
+		if err := tmp.Sync(); err != nil {
+			return storage.Info{}, fmt.Errorf("fs %s %s: fsync: %w", op, key, err)
+		}
 	}
 	fi, err := tmp.Stat()
 	if err != nil {
 		return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, err)
 	}
-	info = storage.Info{Key: key, Size: h.size, SHA256: h.hexSHA256(), ContentType: ct, ModTime: fi.ModTime()}
+	info = storage.Info{Key: key, Size: h.size, SHA256: h.hexSHA256(), ContentType: ct, ModTime: fi.ModTime(), Metadata: maps.Clone(meta)}
 	if err := ctx.Err(); err != nil {
 		return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, err)
 	}
@@ -440,6 +450,10 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts stora
 		os.Remove(tmpName)
 	}
 	committed = true
+	if opts.Lazy {
+		// Atomic already (rename/link); durability is what Lazy waives.
+		return info, nil
+	}
 	if err := syncDir(filepath.Dir(final)); err != nil {
 		return storage.Info{}, fmt.Errorf("fs %s %s: fsync dir: %w", op, key, err)
 	}

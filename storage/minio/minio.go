@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"strings"
@@ -41,6 +42,9 @@ const (
 	staleAfter = 24 * time.Hour
 	// metaSHA256 is the user metadata holding the content's SHA-256.
 	metaSHA256 = "Sha256"
+	// metaUserPrefix namespaces PutOptions.Metadata keys in the object's
+	// user metadata (x-amz-meta-u-{key}), apart from our own Sha256.
+	metaUserPrefix = "u-"
 )
 
 // Config configures the MinIO/S3 backend.
@@ -303,18 +307,25 @@ func translate(op, key string, err error) error {
 // with ContentType empty. Both shapes are handled so List needs no HEADs.
 func (s *Store) info(key string, oi mc.ObjectInfo) storage.Info {
 	sha, ct := "", oi.ContentType
+	var meta map[string]string
 	for k, v := range oi.UserMetadata {
+		lk := strings.ToLower(strings.TrimPrefix(strings.ToLower(k), "x-amz-meta-"))
 		switch {
-		case strings.EqualFold(k, metaSHA256), strings.EqualFold(k, "X-Amz-Meta-"+metaSHA256):
+		case lk == strings.ToLower(metaSHA256):
 			sha = v
-		case ct == "" && strings.EqualFold(k, "Content-Type"):
+		case ct == "" && lk == "content-type":
 			ct = v
+		case strings.HasPrefix(lk, metaUserPrefix):
+			if meta == nil {
+				meta = map[string]string{}
+			}
+			meta[strings.TrimPrefix(lk, metaUserPrefix)] = v
 		}
 	}
 	if sha == "" {
 		sha = oi.Metadata.Get("X-Amz-Meta-" + metaSHA256)
 	}
-	return storage.Info{Key: key, Size: oi.Size, SHA256: sha, ContentType: ct, ModTime: oi.LastModified}
+	return storage.Info{Key: key, Size: oi.Size, SHA256: sha, ContentType: ct, ModTime: oi.LastModified, Metadata: meta}
 }
 
 // Get opens the whole object with one GET.
@@ -499,6 +510,9 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts stora
 		ct = "application/octet-stream"
 	}
 	want := strings.ToLower(opts.SHA256)
+	if err := storage.ValidateMetadata(opts.Metadata); err != nil {
+		return storage.Info{}, fmt.Errorf("minio %s %s: %w", op, key, err)
+	}
 
 	// Most objects (CT slices, ECGs, metadata) are well under 1 MiB: read
 	// into a small buffer first and take a full part buffer only when the
@@ -511,7 +525,7 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts stora
 		return storage.Info{}, fmt.Errorf("minio %s %s: %w", op, key, err)
 	}
 	if eof {
-		return s.putSingle(ctx, op, key, (*sp)[:n], ct, want, opts.Size, ifAbsent)
+		return s.putSingle(ctx, op, key, (*sp)[:n], ct, want, opts.Metadata, opts.Size, ifAbsent)
 	}
 	if opts.Size > 0 && int64(n) > opts.Size {
 		return storage.Info{}, fmt.Errorf("minio %s %s: more than %d bytes: %w", op, key, opts.Size, storage.ErrSizeMismatch)
@@ -529,15 +543,21 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts stora
 		return storage.Info{}, fmt.Errorf("minio %s %s: more than %d bytes: %w", op, key, opts.Size, storage.ErrSizeMismatch)
 	}
 	if eof {
-		return s.putSingle(ctx, op, key, buf[:n], ct, want, opts.Size, ifAbsent)
+		return s.putSingle(ctx, op, key, buf[:n], ct, want, opts.Metadata, opts.Size, ifAbsent)
 	}
-	return s.putMultipart(ctx, op, key, buf, n, r, ct, want, opts.Size, ifAbsent)
+	return s.putMultipart(ctx, op, key, buf, n, r, ct, want, opts.Metadata, opts.Size, ifAbsent)
 }
 
-func putOpts(ct, sha string, ifAbsent bool) mc.PutObjectOptions {
+func putOpts(ct, sha string, meta map[string]string, ifAbsent bool) mc.PutObjectOptions {
 	o := mc.PutObjectOptions{ContentType: ct, DisableContentSha256: true}
+	if sha != "" || len(meta) > 0 {
+		o.UserMetadata = make(map[string]string, len(meta)+1)
+	}
 	if sha != "" {
-		o.UserMetadata = map[string]string{metaSHA256: sha}
+		o.UserMetadata[metaSHA256] = sha
+	}
+	for k, v := range meta {
+		o.UserMetadata[metaUserPrefix+k] = v
 	}
 	if ifAbsent {
 		o.SetMatchETagExcept("*")
@@ -548,7 +568,7 @@ func putOpts(ct, sha string, ifAbsent bool) mc.PutObjectOptions {
 // putSingle writes a whole object that fits in one part with one PUT. The
 // request is signed with the body's SHA-256 (x-amz-content-sha256), so the
 // server itself rejects bytes that differ from what we hashed.
-func (s *Store) putSingle(ctx context.Context, op, key string, data []byte, ct, want string, size int64, ifAbsent bool) (storage.Info, error) {
+func (s *Store) putSingle(ctx context.Context, op, key string, data []byte, ct, want string, meta map[string]string, size int64, ifAbsent bool) (storage.Info, error) {
 	h := sha256.Sum256(data)
 	sum := hex.EncodeToString(h[:])
 	if size > 0 && int64(len(data)) != size {
@@ -557,12 +577,12 @@ func (s *Store) putSingle(ctx context.Context, op, key string, data []byte, ct, 
 	if want != "" && want != sum {
 		return storage.Info{}, fmt.Errorf("minio %s %s: got sha256 %s, want %s: %w", op, key, sum, want, storage.ErrDigestMismatch)
 	}
-	ui, err := s.core.PutObject(ctx, s.bucket, s.prefix+key, bytes.NewReader(data), int64(len(data)), "", sum, putOpts(ct, sum, ifAbsent))
-	return s.committed(ctx, op, key, int64(len(data)), sum, ct, ui.LastModified, err)
+	ui, err := s.core.PutObject(ctx, s.bucket, s.prefix+key, bytes.NewReader(data), int64(len(data)), "", sum, putOpts(ct, sum, meta, ifAbsent))
+	return s.committed(ctx, op, key, int64(len(data)), sum, ct, meta, ui.LastModified, err)
 }
 
 // committed turns the result of the committing request into Put's result.
-func (s *Store) committed(ctx context.Context, op, key string, size int64, sum, ct string, mod time.Time, err error) (storage.Info, error) {
+func (s *Store) committed(ctx context.Context, op, key string, size int64, sum, ct string, meta map[string]string, mod time.Time, err error) (storage.Info, error) {
 	if err != nil {
 		err = translate(op, key, err)
 		if errors.Is(err, storage.ErrExists) {
@@ -578,7 +598,7 @@ func (s *Store) committed(ctx context.Context, op, key string, size int64, sum, 
 	if mod.IsZero() {
 		mod = time.Now().UTC()
 	}
-	return storage.Info{Key: key, Size: size, SHA256: sum, ContentType: ct, ModTime: mod}, nil
+	return storage.Info{Key: key, Size: size, SHA256: sum, ContentType: ct, ModTime: mod, Metadata: maps.Clone(meta)}, nil
 }
 
 // putMultipart streams an object larger than one part. buf holds the first
@@ -589,15 +609,15 @@ func (s *Store) committed(ctx context.Context, op, key string, size int64, sum, 
 // then copied server-side into a second multipart upload that carries the
 // hash. Either way the key changes only at CompleteMultipartUpload, which is
 // atomic, and never on failure.
-func (s *Store) putMultipart(ctx context.Context, op, key string, buf []byte, n int, r io.Reader, ct, want string, size int64, ifAbsent bool) (storage.Info, error) {
+func (s *Store) putMultipart(ctx context.Context, op, key string, buf []byte, n int, r io.Reader, ct, want string, meta map[string]string, size int64, ifAbsent bool) (storage.Info, error) {
 	direct := want != ""
 	target := s.prefix + key
 	if !direct {
 		target = s.tmp + randomName()
 	}
-	uploadID, err := s.core.NewMultipartUpload(ctx, s.bucket, target, putOpts(ct, want, ifAbsent && direct))
+	uploadID, err := s.core.NewMultipartUpload(ctx, s.bucket, target, putOpts(ct, want, meta, ifAbsent && direct))
 	if err != nil {
-		return s.committed(ctx, op, key, 0, "", ct, time.Time{}, err)
+		return s.committed(ctx, op, key, 0, "", ct, meta, time.Time{}, err)
 	}
 	completed := false
 	defer func() {
@@ -653,25 +673,25 @@ func (s *Store) putMultipart(ctx context.Context, op, key string, buf []byte, n 
 	}
 	ui, err := s.core.CompleteMultipartUpload(ctx, s.bucket, target, uploadID, parts, condOpts)
 	if err != nil {
-		return s.committed(ctx, op, key, 0, "", ct, time.Time{}, err)
+		return s.committed(ctx, op, key, 0, "", ct, meta, time.Time{}, err)
 	}
 	completed = true
 	if direct {
-		return s.committed(ctx, op, key, total, sum, ct, ui.LastModified, nil)
+		return s.committed(ctx, op, key, total, sum, ct, meta, ui.LastModified, nil)
 	}
 	defer s.removeTemp(target)
-	return s.copyInto(ctx, op, key, target, total, sum, ct, ifAbsent)
+	return s.copyInto(ctx, op, key, target, total, sum, ct, meta, ifAbsent)
 }
 
 // copyInto copies the completed temp object into key with a multipart
 // upload whose initiation carries the hash, one UploadPartCopy per GiB.
 // Multipart (rather than CopyObject) because its Complete honours
 // If-None-Match and it has no 5 GiB limit.
-func (s *Store) copyInto(ctx context.Context, op, key, tmp string, total int64, sum, ct string, ifAbsent bool) (storage.Info, error) {
+func (s *Store) copyInto(ctx context.Context, op, key, tmp string, total int64, sum, ct string, meta map[string]string, ifAbsent bool) (storage.Info, error) {
 	target := s.prefix + key
-	uploadID, err := s.core.NewMultipartUpload(ctx, s.bucket, target, putOpts(ct, sum, ifAbsent))
+	uploadID, err := s.core.NewMultipartUpload(ctx, s.bucket, target, putOpts(ct, sum, meta, ifAbsent))
 	if err != nil {
-		return s.committed(ctx, op, key, 0, "", ct, time.Time{}, err)
+		return s.committed(ctx, op, key, 0, "", ct, meta, time.Time{}, err)
 	}
 	completed := false
 	defer func() {
@@ -694,10 +714,10 @@ func (s *Store) copyInto(ctx context.Context, op, key, tmp string, total int64, 
 	}
 	ui, err := s.core.CompleteMultipartUpload(ctx, s.bucket, target, uploadID, parts, condOpts)
 	if err != nil {
-		return s.committed(ctx, op, key, 0, "", ct, time.Time{}, err)
+		return s.committed(ctx, op, key, 0, "", ct, meta, time.Time{}, err)
 	}
 	completed = true
-	return s.committed(ctx, op, key, total, sum, ct, ui.LastModified, nil)
+	return s.committed(ctx, op, key, total, sum, ct, meta, ui.LastModified, nil)
 }
 
 // cleanupTimeout bounds best-effort cleanup after a failed or cancelled Put;

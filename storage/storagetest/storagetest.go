@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -68,6 +69,8 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"InvalidKeysRejected", testInvalidKeys},
 		{"CloseTwice", testCloseTwice},
 		{"LargeObjectBoundedMemory", testLarge},
+		{"MetadataTravelsWithObject", testMetadata},
+		{"LazyPutIsAtomicAndReadable", testLazy},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -939,4 +942,90 @@ func testLarge(t *testing.T, s storage.Store) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// Metadata given to Put comes back from Get and Stat exactly, for single and
+// multipart objects; a replacing Put replaces it; invalid metadata stores
+// nothing.
+func testMetadata(t *testing.T, s storage.Store) {
+	ctx := ctxFor(t)
+	meta := map[string]string{"site": "town-a", "via": "stow", "received": "2026-11-23T10:00:00.123Z", "remote": "[::1]:5432"}
+	for _, n := range []int{100, 17 << 20} {
+		for _, ifAbsent := range []bool{false, true} {
+			key := fmt.Sprintf("meta/%d/%v", n, ifAbsent)
+			b := content(n, n)
+			opts := storage.PutOptions{ContentType: "application/dicom", Size: int64(n), Metadata: meta}
+			var info storage.Info
+			var err error
+			if ifAbsent {
+				info, err = s.PutIfAbsent(ctx, key, bytes.NewReader(b), opts)
+			} else {
+				info, err = s.Put(ctx, key, bytes.NewReader(b), opts)
+			}
+			if err != nil {
+				t.Fatalf("put %s: %v", key, err)
+			}
+			if diff := cmp.Diff(meta, info.Metadata); diff != "" {
+				t.Errorf("put %s: Info.Metadata (-want +got):\n%s", key, diff)
+			}
+			_, ginfo := get(t, s, key)
+			if diff := cmp.Diff(meta, ginfo.Metadata); diff != "" {
+				t.Errorf("Get %s: Metadata (-want +got):\n%s", key, diff)
+			}
+			st, err := s.Stat(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(meta, st.Metadata); diff != "" {
+				t.Errorf("Stat %s: Metadata (-want +got):\n%s", key, diff)
+			}
+			for _, li := range listAll(t, s, key) {
+				if li.Metadata != nil && !cmp.Equal(meta, li.Metadata) {
+					t.Errorf("List %s: Metadata %v, want %v or none", key, li.Metadata, meta)
+				}
+			}
+		}
+	}
+	// Replacing without metadata leaves none.
+	put(t, s, "meta/100/false", []byte("plain"), "text/plain")
+	if st, err := s.Stat(ctx, "meta/100/false"); err != nil || len(st.Metadata) != 0 {
+		t.Errorf("Stat after replace without metadata = %v, %v; want no metadata", st.Metadata, err)
+	}
+	for name, bad := range map[string]map[string]string{
+		"upper-case key":  {"Site": "x"},
+		"empty key":       {"": "x"},
+		"key with =":      {"a=b": "x"},
+		"newline value":   {"site": "a\nb"},
+		"non-ASCII value": {"site": "乡镇"},
+		"too large":       {"big": strings.Repeat("x", 4096)},
+	} {
+		key := "meta/bad/" + strings.ReplaceAll(name, " ", "-")
+		_, err := s.Put(ctx, key, bytes.NewReader([]byte("x")), storage.PutOptions{Metadata: bad})
+		if !errors.Is(err, storage.ErrInvalidMetadata) {
+			t.Errorf("Put with %s metadata: err = %v, want ErrInvalidMetadata", name, err)
+		}
+		wantNotFound(t, s, key)
+	}
+}
+
+// A Lazy put is an ordinary atomic put whose durability is waived: it reads
+// back exactly, replaces atomically and honours PutIfAbsent.
+func testLazy(t *testing.T, s storage.Store) {
+	ctx := ctxFor(t)
+	b := content(7, 9000)
+	info, err := s.Put(ctx, "lazy/a", bytes.NewReader(b), storage.PutOptions{ContentType: "application/json", Size: int64(len(b)), Lazy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.SHA256 != sum(b) || info.Size != int64(len(b)) {
+		t.Errorf("lazy Put info = %+v", info)
+	}
+	wantContent(t, s, "lazy/a", b)
+	b2 := content(8, 10)
+	put(t, s, "lazy/a", b2, "application/json")
+	wantContent(t, s, "lazy/a", b2)
+	if _, err := s.PutIfAbsent(ctx, "lazy/a", bytes.NewReader(b), storage.PutOptions{Lazy: true}); !errors.Is(err, storage.ErrExists) {
+		t.Errorf("lazy PutIfAbsent on an existing key: err = %v, want ErrExists", err)
+	}
+	wantContent(t, s, "lazy/a", b2)
 }
