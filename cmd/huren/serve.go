@@ -78,8 +78,10 @@ func loadConfig(name string, args []string, stderr io.Writer, getenv func(string
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var demo bool
+	var debugListen string
 	cfg, _, err := loadConfig("serve", args, stderr, getenv, func(fs *flag.FlagSet) {
 		fs.BoolVar(&demo, "demo", false, "on first start create a demo township site, one account per role and a device token, and print their credentials (env HUREN_DEMO=1)")
+		fs.StringVar(&debugListen, "debug-listen", getenv("HUREN_DEBUG_LISTEN"), "serve Go profiling (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; off when empty. Keep it on loopback: it is unauthenticated (env HUREN_DEBUG_LISTEN)")
 	})
 	cfg.Demo = cfg.Demo || demo
 	if errors.Is(err, flag.ErrHelp) {
@@ -97,6 +99,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		srv.Close()
 		return fmt.Errorf("listen on %s: %w (is another huren running? choose another port with --listen)", cfg.Listen, err)
+	}
+	if debugListen != "" {
+		stop, err := serveDebug(debugListen, log)
+		if err != nil {
+			srv.Close()
+			ln.Close()
+			return err
+		}
+		defer stop()
 	}
 	fmt.Fprintf(stdout, "Huren is running at http://%s  (DICOMweb root: http://%s/dicom-web; stop with Ctrl-C)\n", ln.Addr(), ln.Addr())
 	return srv.Serve(ctx, ln)
