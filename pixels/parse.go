@@ -26,6 +26,10 @@ type Image struct {
 	Truncated bool
 
 	lastFrameCut bool
+	// headerOnly: from ParseHeader; the pixels were not read, the first
+	// frame's value starts at pixelOffset in the file.
+	headerOnly  bool
+	pixelOffset int64
 
 	bigEndian    bool
 	encapsulated bool
@@ -73,7 +77,58 @@ type Display struct {
 // Parse walks a DICOM file (PS3.10 with or without preamble/File Meta, or a
 // bare dataset) held in b and returns its image. It never panics; errors
 // match ErrNotDICOM, ErrNoPixelData, ErrCorrupt or ErrTooLarge.
-func Parse(b []byte, lim Limits) (img *Image, err error) {
+func Parse(b []byte, lim Limits) (*Image, error) {
+	return parse(b, lim, -1)
+}
+
+// ParseHeader parses a file of total bytes from prefix, its first bytes,
+// without needing the Pixel Data value in memory: a caller rendering a
+// large native image reads the header, then streams the frame it wants
+// from storage (NativeFrameRange) instead of holding the file and a copy of
+// its pixels. It succeeds only for native little endian (not deflated)
+// datasets whose defined-length Pixel Data holds every frame within total
+// bytes and whose frames start on a byte boundary. It fails with
+// ErrNeedMore when prefix ends before Pixel Data (retry with more bytes)
+// and ErrNotStreamable for anything else, including every kind of bad
+// input: Parse on the whole file is the authority for those (and their
+// errors). The returned Image does not alias prefix; its RawFrame and
+// DecodeFrame fail with ErrNotStreamable.
+func ParseHeader(prefix []byte, total int64, lim Limits) (*Image, error) {
+	if total < int64(len(prefix)) {
+		return nil, fmt.Errorf("prefix of %d bytes longer than the file's %d: %w", len(prefix), total, ErrNotStreamable)
+	}
+	img, err := parse(prefix, lim, total)
+	if err != nil {
+		if errors.Is(err, ErrNeedMore) || errors.Is(err, ErrNotStreamable) {
+			return nil, err
+		}
+		if int64(len(prefix)) < total && img == nil {
+			return nil, fmt.Errorf("%v: %w", err, ErrNeedMore)
+		}
+		return nil, fmt.Errorf("%v: %w", err, ErrNotStreamable)
+	}
+	return img, nil
+}
+
+// NativeFrameRange is where 1-based frame n lies in the file, for an Image
+// from ParseHeader: length bytes at offset, in Frame.Data layout
+// (little endian, samples interleaved unless PlanarConfiguration is 1).
+func (img *Image) NativeFrameRange(n int) (offset, length int64, err error) {
+	if !img.headerOnly {
+		return 0, 0, fmt.Errorf("image was parsed whole: %w", ErrNotStreamable)
+	}
+	if n < 1 || n > img.Frames {
+		return 0, 0, fmt.Errorf("frame %d of %d: %w", n, img.Frames, ErrFrameRange)
+	}
+	size := nativeBytes(Info{Rows: img.Rows, Columns: img.Columns, Frames: 1, SamplesPerPixel: img.SamplesPerPixel, BitsAllocated: img.BitsAllocated, Photometric: img.Photometric})
+	return img.pixelOffset + size*int64(n-1), size, nil
+}
+
+// parse walks b. total < 0: b is the whole file. total >= 0: b is the
+// first bytes of a file of total bytes and only the header is wanted
+// (ParseHeader).
+func parse(b []byte, lim Limits, total int64) (img *Image, err error) {
+	headerOnly := total >= 0
 	defer func() {
 		if r := recover(); r != nil { // defensive: the walker is fuzzed, but never take the server down
 			img, err = nil, fmt.Errorf("parse panic %v: %w", r, ErrCorrupt)
@@ -124,6 +179,9 @@ func Parse(b []byte, lim Limits) (img *Image, err error) {
 	case ExplicitVRBigEndian:
 		w.explicit, w.bigEndian = true, true
 	case DeflatedExplicitVRLE:
+		if headerOnly {
+			return nil, fmt.Errorf("deflated dataset: %w", ErrNotStreamable)
+		}
 		w.explicit = true
 		inflated, err := inflate(b[p:], lim.MaxInflated)
 		if err != nil {
@@ -136,6 +194,14 @@ func Parse(b []byte, lim Limits) (img *Image, err error) {
 	ds, _, err := w.dataset(p, len(w.b), 0, false)
 	if err != nil && ds[tagPixelData] == nil {
 		return nil, fmt.Errorf("walk dataset: %w", err)
+	}
+	if headerOnly {
+		if ds[tagPixelData] == nil && int64(len(b)) < total {
+			return nil, fmt.Errorf("no pixel data in the first %d bytes: %w", len(b), ErrNeedMore)
+		}
+		if w.bigEndian {
+			return nil, fmt.Errorf("big endian dataset: %w", ErrNotStreamable)
+		}
 	}
 	img = &Image{bigEndian: w.bigEndian, SOPInstanceUID: ds.str(0x00080018)}
 	be := w.bigEndian
@@ -194,6 +260,9 @@ func Parse(b []byte, lim Limits) (img *Image, err error) {
 		return img, err
 	}
 	if pd.fragments != nil || (pd.val == nil && !IsNative(ts)) {
+		if headerOnly {
+			return nil, fmt.Errorf("encapsulated pixel data: %w", ErrNotStreamable)
+		}
 		img.encapsulated = true
 		img.Truncated, img.lastFrameCut = pd.truncated, pd.cutFragment
 		if err := img.assemble(pd, ds); err != nil {
@@ -215,9 +284,19 @@ func Parse(b []byte, lim Limits) (img *Image, err error) {
 		// the data, as dcmtk does.
 		img.TransferSyntax = ExplicitVRLittleEndian
 	}
+	need := nativeBytes(img.Info)
+	if headerOnly {
+		// pd.val is cut at the end of the prefix; what counts is the
+		// declared length, and that the file really holds it.
+		declared := int64(pd.size)
+		if img.BitsAllocated == 1 || img.TransferSyntax != ts || declared < need || int64(pd.off)+need > total {
+			return nil, fmt.Errorf("native pixel data of %d bytes at %d (need %d, file %d): %w", declared, pd.off, need, total, ErrNotStreamable)
+		}
+		img.headerOnly, img.pixelOffset = true, int64(pd.off)
+		return img, nil
+	}
 	img.native = pd.val
 	img.Truncated = pd.truncated
-	need := nativeBytes(img.Info)
 	if int64(len(img.native)) < need {
 		return img, fmt.Errorf("native pixel data has %d bytes, %d×%d×%d frames × %d samples × %d bits need %d: %w",
 			len(img.native), img.Rows, img.Columns, img.Frames, img.SamplesPerPixel, img.BitsAllocated, need, ErrCorrupt)
@@ -386,6 +465,9 @@ func (img *Image) Encapsulated() bool { return img.encapsulated }
 func (img *Image) RawFrame(n int) ([]byte, error) {
 	if n < 1 || n > img.Frames {
 		return nil, fmt.Errorf("frame %d of %d: %w", n, img.Frames, ErrFrameRange)
+	}
+	if img.headerOnly {
+		return nil, fmt.Errorf("frame %d: pixel data not read (header only): %w", n, ErrNotStreamable)
 	}
 	if img.encapsulated {
 		if n > len(img.frames) {

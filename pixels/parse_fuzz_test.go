@@ -10,7 +10,7 @@ import (
 	"github.com/huren-health/huren/pixels/codec"
 )
 
-// FuzzParse: Parse and DecodeFrame never panic (a recovered panic shows up
+// FuzzParse: Parse, ParseHeader and DecodeFrame never panic (a recovered panic shows up
 // as an error mentioning "panic" and fails), and every error is typed.
 func FuzzParse(f *testing.F) {
 	paths, _ := filepath.Glob(filepath.Join("testdata", "dicom", "*", "*"))
@@ -23,7 +23,28 @@ func FuzzParse(f *testing.F) {
 	reg := codec.Registry()
 	lim := pixels.Limits{MaxFrameBytes: 4 << 20, MaxFrames: 64, MaxInflated: 8 << 20}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		img, err := pixels.Parse(b, lim)
+		whole, wholeErr := pixels.Parse(b, lim)
+		// ParseHeader on a prefix and on the whole file: typed errors, and
+		// when it accepts, it agrees with Parse and stays inside the file.
+		for _, n := range []int{len(b) / 3, len(b)} {
+			h, err := pixels.ParseHeader(b[:n], int64(len(b)), lim)
+			if err != nil {
+				if !errors.Is(err, pixels.ErrNeedMore) && !errors.Is(err, pixels.ErrNotStreamable) {
+					t.Fatalf("ParseHeader: untyped error %v", err)
+				}
+				continue
+			}
+			if wholeErr != nil || h.Info != whole.Info {
+				t.Fatalf("ParseHeader accepted %+v, Parse: %+v, %v", h.Info, whole, wholeErr)
+			}
+			for fr := 1; fr <= h.Frames; fr++ {
+				off, size, err := h.NativeFrameRange(fr)
+				if err != nil || off < 0 || off+size > int64(len(b)) {
+					t.Fatalf("frame %d range %d+%d of %d: %v", fr, off, size, len(b), err)
+				}
+			}
+		}
+		img, err := whole, wholeErr
 		if err != nil {
 			check(t, err)
 			return

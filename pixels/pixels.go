@@ -29,6 +29,13 @@ var (
 	ErrTooLarge = errkind.New(errkind.TooLarge, "pixels: image exceeds decode limits")
 	// ErrFrameRange: a frame number outside 1..NumberOfFrames.
 	ErrFrameRange = errkind.New(errkind.NotFound, "pixels: frame number out of range")
+	// ErrNeedMore: ParseHeader's prefix ends before Pixel Data; read more
+	// of the file and call it again.
+	ErrNeedMore = errkind.New(errkind.Invalid, "pixels: header continues past the bytes given")
+	// ErrNotStreamable: ParseHeader cannot locate the frames without the
+	// whole file (encapsulated, deflated, big endian, 1-bit, inconsistent
+	// or malformed); use Parse.
+	ErrNotStreamable = errkind.New(errkind.Unsupported, "pixels: pixel data cannot be streamed")
 )
 
 // Transfer syntax UIDs this package knows by name.

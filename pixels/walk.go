@@ -24,9 +24,12 @@ const (
 )
 
 type element struct {
-	vr    string
-	val   []byte
-	items []dataset // sequences
+	vr  string
+	val []byte
+	// off is where val starts in the walked input and size its declared
+	// length (Pixel Data read later from storage: ParseHeader).
+	off, size int
+	items     []dataset // sequences
 	// fragments of encapsulated pixel data (first is the Basic Offset Table)
 	fragments [][]byte
 	// truncated marks a value cut short by the end of the input;
@@ -169,7 +172,7 @@ func (w *walker) dataset(p, end, depth int, inItem bool) (dataset, int, error) {
 				}
 			}
 		} else {
-			e.val = w.b[p : p+n]
+			e.val, e.off, e.size = w.b[p:p+n], p, int(length)
 		}
 		ds[tag] = e
 		p += n
