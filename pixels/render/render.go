@@ -179,89 +179,132 @@ func windowFunc(fn string, c, w float64) voiFunc {
 	}
 }
 
-func grey(f *pixels.Frame, d pixels.Display, p Params) (image.Image, error) {
-	n := f.Rows * f.Columns
-	at := sampler(f)
-	modality := func(v int64) float64 {
+// greyPipeline is the per-value part of the grey pipeline for one frame
+// and request: Modality LUT → VOI → presentation.
+type greyPipeline struct {
+	modality func(v int64) float64
+	// voi is nil when the window comes from the frame's value range (no
+	// window requested or in the file, no VOI LUT): see withRange.
+	voi    voiFunc
+	invert bool
+}
+
+func newGreyPipeline(d pixels.Display, p Params, photometric string) greyPipeline {
+	if d.RescaleSlope == 0 && d.ModalityLUT == nil {
+		d.RescaleSlope = 1
+	}
+	g := greyPipeline{invert: photometric == "MONOCHROME1"}
+	g.modality = func(v int64) float64 {
 		if d.ModalityLUT != nil && len(d.ModalityLUT.Data) > 0 {
 			return float64(d.ModalityLUT.Lookup(int(v)))
 		}
 		return float64(v)*d.RescaleSlope + d.RescaleIntercept
 	}
-	if d.RescaleSlope == 0 && d.ModalityLUT == nil {
-		d.RescaleSlope = 1
-	}
 	fn := p.Function
 	if fn == "" {
 		fn = d.VOIFunction
 	}
-	var voi voiFunc
 	switch {
 	case p.Window != nil:
-		voi = windowFunc(fn, p.Window.Center, p.Window.Width)
+		g.voi = windowFunc(fn, p.Window.Center, p.Window.Width)
 	case len(d.Windows) > 0 && d.Windows[0].Width > 0:
-		voi = windowFunc(fn, d.Windows[0].Center, d.Windows[0].Width)
+		g.voi = windowFunc(fn, d.Windows[0].Center, d.Windows[0].Width)
 	case d.VOILUT != nil && len(d.VOILUT.Data) > 0:
 		lut := d.VOILUT
 		scale := 255.0 / float64(uint32(1)<<uint(lut.Bits)-1)
-		voi = func(x float64) float64 { return float64(lut.Lookup(int(math.Floor(x)))) * scale }
-	default:
-		lo, hi := math.Inf(1), math.Inf(-1)
-		for i := 0; i < n; i++ {
-			v := modality(at(i))
-			lo, hi = math.Min(lo, v), math.Max(hi, v)
-		}
-		w := hi - lo
-		if w < 1 {
-			w = 1
-		}
-		voi = windowFunc(LinearExact, lo+w/2, w)
+		g.voi = func(x float64) float64 { return float64(lut.Lookup(int(math.Floor(x)))) * scale }
 	}
-	invert := f.Photometric == "MONOCHROME1"
-	out := image.NewGray(image.Rect(0, 0, f.Columns, f.Rows))
-	toByte := func(v int64) uint8 {
-		y := voi(modality(v))
-		b := uint8(math.Max(0, math.Min(255, math.Round(y))))
-		if invert {
-			b = 255 - b
-		}
-		return b
+	return g
+}
+
+// withRange sets the VOI from the modality values' range lo..hi
+// (LINEAR_EXACT over it, as dcmtk's min-max window).
+func (g *greyPipeline) withRange(lo, hi float64) {
+	w := hi - lo
+	if w < 1 {
+		w = 1
 	}
+	g.voi = windowFunc(LinearExact, lo+w/2, w)
+}
+
+func (g *greyPipeline) toByte(v int64) uint8 {
+	y := g.voi(g.modality(v))
+	b := uint8(math.Max(0, math.Min(255, math.Round(y))))
+	if g.invert {
+		b = 255 - b
+	}
+	return b
+}
+
+// storedBits is the number of meaningful low bits of f's samples.
+func storedBits(f *pixels.Frame) int {
 	bs := f.BitsStored
 	if bs <= 0 || bs > f.BitsAllocated {
 		bs = f.BitsAllocated
 	}
-	if bs <= 16 {
-		// One table over every possible stored value: the pipeline runs
-		// 2^BitsStored times instead of once per pixel.
-		size := 1 << uint(bs)
-		table := make([]uint8, size)
-		for u := 0; u < size; u++ {
-			v := int64(u)
-			if f.Signed && u >= size/2 {
-				v -= int64(size)
-			}
-			table[u] = toByte(v)
+	return bs
+}
+
+// table runs the pipeline once per possible stored value (bs ≤ 16 bits):
+// rendering is then one lookup per pixel.
+func (g *greyPipeline) table(bs int, signed bool) []uint8 {
+	size := 1 << uint(bs)
+	table := make([]uint8, size)
+	for u := 0; u < size; u++ {
+		v := int64(u)
+		if signed && u >= size/2 {
+			v -= int64(size)
 		}
-		mask := size - 1
-		switch f.BitsAllocated {
-		case 8:
-			for i := 0; i < n; i++ {
-				out.Pix[i] = table[int(f.Data[i])&mask]
-			}
-		case 16:
-			for i := 0; i < n; i++ {
-				out.Pix[i] = table[int(binary.LittleEndian.Uint16(f.Data[2*i:]))&mask]
-			}
-		default:
-			for i := 0; i < n; i++ {
-				out.Pix[i] = table[int(binary.LittleEndian.Uint32(f.Data[4*i:]))&mask]
-			}
+		table[u] = g.toByte(v)
+	}
+	return table
+}
+
+// mapRow maps len(dst) stored samples of src (bitsAllocated 8 or 16, little
+// endian) through table. Bits above the table's range are masked off.
+func mapRow(dst []uint8, src []byte, bitsAllocated int, table []uint8) {
+	mask := len(table) - 1
+	if bitsAllocated == 8 {
+		src = src[:len(dst)]
+		for i, v := range src {
+			dst[i] = table[int(v)&mask]
+		}
+		return
+	}
+	src = src[:2*len(dst)]
+	for i := range dst {
+		dst[i] = table[(int(src[2*i])|int(src[2*i+1])<<8)&mask]
+	}
+}
+
+func grey(f *pixels.Frame, d pixels.Display, p Params) (image.Image, error) {
+	n := f.Rows * f.Columns
+	at := sampler(f)
+	g := newGreyPipeline(d, p, f.Photometric)
+	if g.voi == nil {
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for i := 0; i < n; i++ {
+			v := g.modality(at(i))
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+		g.withRange(lo, hi)
+	}
+	out := image.NewGray(image.Rect(0, 0, f.Columns, f.Rows))
+	if bs := storedBits(f); bs <= 16 && f.BitsAllocated <= 16 {
+		mapRow(out.Pix, f.Data, f.BitsAllocated, g.table(bs, f.Signed))
+		return out, nil
+	}
+	if bs := storedBits(f); bs <= 16 {
+		// 32-bit samples with few stored bits: still one table.
+		table := g.table(bs, f.Signed)
+		mask := len(table) - 1
+		for i := 0; i < n; i++ {
+			out.Pix[i] = table[int(binary.LittleEndian.Uint32(f.Data[4*i:]))&mask]
 		}
 		return out, nil
 	}
 	for i := 0; i < n; i++ {
-		out.Pix[i] = toByte(at(i))
+		out.Pix[i] = g.toByte(at(i))
 	}
 	return out, nil
 }
@@ -326,21 +369,27 @@ func clamp8(v float64) uint8 {
 	return uint8(math.Max(0, math.Min(255, math.Round(v))))
 }
 
+// fit is the size of a sw×sh image scaled to fit inside a w×h viewport
+// (0 = free) keeping its aspect ratio, and the scale factor.
+func fit(sw, sh, w, h int) (tw, th int, scale float64) {
+	if w == 0 && h == 0 {
+		return sw, sh, 1
+	}
+	if w == 0 {
+		w = sw * h / sh
+	}
+	if h == 0 {
+		h = sh * w / sw
+	}
+	scale = math.Min(float64(w)/float64(sw), float64(h)/float64(sh))
+	return max(1, int(math.Round(float64(sw)*scale))), max(1, int(math.Round(float64(sh)*scale))), scale
+}
+
 // resize fits img inside w×h keeping the aspect ratio. Box filtering for
 // strong reductions (fast, no aliasing), Catmull-Rom otherwise.
 func resize(img image.Image, w, h int) image.Image {
 	b := img.Bounds()
-	if w == 0 && h == 0 {
-		return img
-	}
-	if w == 0 {
-		w = b.Dx() * h / b.Dy()
-	}
-	if h == 0 {
-		h = b.Dy() * w / b.Dx()
-	}
-	scale := math.Min(float64(w)/float64(b.Dx()), float64(h)/float64(b.Dy()))
-	tw, th := max(1, int(math.Round(float64(b.Dx())*scale))), max(1, int(math.Round(float64(b.Dy())*scale)))
+	tw, th, scale := fit(b.Dx(), b.Dy(), w, h)
 	if tw == b.Dx() && th == b.Dy() {
 		return img
 	}
@@ -367,31 +416,53 @@ func resize(img image.Image, w, h int) image.Image {
 // radiograph to NRGBA (4× the memory and time) first.
 func boxGray(src *image.Gray, tw, th int) *image.Gray {
 	sw, sh := src.Rect.Dx(), src.Rect.Dy()
-	dst := image.NewGray(image.Rect(0, 0, tw, th))
-	x0s := make([]int, tw+1)
+	r := newBoxReducer(sw, sh, tw, th)
+	for sy := 0; sy < sh; sy++ {
+		r.row(src.Pix[sy*src.Stride : sy*src.Stride+sw])
+	}
+	return r.dst
+}
+
+// boxReducer area-averages rows of a sw×sh grey image, given top to
+// bottom, into a tw×th image (tw ≤ sw, th ≤ sh), holding one row of sums:
+// a streamed frame is reduced without being held whole.
+type boxReducer struct {
+	sw, sh, tw, th int
+	x0s            []int
+	sums           []uint32
+	y, sy          int // output row being summed, next source row
+	dst            *image.Gray
+}
+
+func newBoxReducer(sw, sh, tw, th int) *boxReducer {
+	r := &boxReducer{sw: sw, sh: sh, tw: tw, th: th, x0s: make([]int, tw+1), sums: make([]uint32, tw),
+		dst: image.NewGray(image.Rect(0, 0, tw, th))}
 	for x := 0; x <= tw; x++ {
-		x0s[x] = x * sw / tw
+		r.x0s[x] = x * sw / tw
 	}
-	sums := make([]uint32, tw)
-	for y := 0; y < th; y++ {
-		y0, y1 := y*sh/th, (y+1)*sh/th
-		for i := range sums {
-			sums[i] = 0
-		}
-		for sy := y0; sy < y1; sy++ {
-			row := src.Pix[sy*src.Stride : sy*src.Stride+sw]
-			for x := 0; x < tw; x++ {
-				s := uint32(0)
-				for _, v := range row[x0s[x]:x0s[x+1]] {
-					s += uint32(v)
-				}
-				sums[x] += s
-			}
-		}
-		for x := 0; x < tw; x++ {
-			n := uint32((y1 - y0) * (x0s[x+1] - x0s[x]))
-			dst.Pix[y*dst.Stride+x] = uint8((sums[x] + n/2) / n)
-		}
+	return r
+}
+
+// row adds the next source row (sw pixels).
+func (r *boxReducer) row(row []uint8) {
+	if r.y >= r.th {
+		return
 	}
-	return dst
+	for x := 0; x < r.tw; x++ {
+		s := uint32(0)
+		for _, v := range row[r.x0s[x]:r.x0s[x+1]] {
+			s += uint32(v)
+		}
+		r.sums[x] += s
+	}
+	r.sy++
+	if y0, y1 := r.y*r.sh/r.th, (r.y+1)*r.sh/r.th; r.sy == y1 {
+		out := r.dst.Pix[r.y*r.dst.Stride:]
+		for x := 0; x < r.tw; x++ {
+			n := uint32((y1 - y0) * (r.x0s[x+1] - r.x0s[x]))
+			out[x] = uint8((r.sums[x] + n/2) / n)
+			r.sums[x] = 0
+		}
+		r.y++
+	}
 }

@@ -1,0 +1,101 @@
+package render
+
+import (
+	"fmt"
+	"image"
+
+	"github.com/huren-health/huren/errkind"
+	"github.com/huren-health/huren/pixels"
+)
+
+// ErrNeedsFrame: NewGreyStream cannot render this frame from streamed
+// rows (colour, palette, 1- or 32-bit samples, or a VOI taken from the
+// frame's value range, which needs every pixel first). Render the decoded
+// frame instead.
+var ErrNeedsFrame = errkind.New(errkind.Unsupported, "render: needs the whole decoded frame")
+
+// GreyStream renders a single-sample grey frame whose stored values arrive
+// row by row (a native frame read from storage), without ever holding the
+// frame: each row goes through the same stored-value table Render uses and
+// lands in the output image, or, for strong reductions, straight into the
+// box filter's sums, so a 2500×3000 radiograph previewed at 512 pixels never
+// exists at full size. The result is pixel-identical to Render of the
+// decoded frame. A GreyStream is used by one goroutine.
+type GreyStream struct {
+	cols, rows, bits int
+	rowBytes         int
+	table            []uint8
+	p                Params
+	y                int         // next row
+	full             *image.Gray // output at natural size (nil when box)
+	box              *boxReducer
+	rowBuf           []uint8 // mapped row handed to box
+}
+
+// NewGreyStream prepares the rendering of one frame described by info
+// (Frames ignored) with the display attributes d. It fails with
+// ErrNeedsFrame when streaming cannot give Render's result, and ErrParams
+// for invalid parameters.
+func NewGreyStream(info pixels.Info, d pixels.Display, p Params) (*GreyStream, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if info.SamplesPerPixel != 1 || info.Photometric == "PALETTE COLOR" || (info.BitsAllocated != 8 && info.BitsAllocated != 16) {
+		return nil, fmt.Errorf("%d samples, %d bits, %s: %w", info.SamplesPerPixel, info.BitsAllocated, info.Photometric, ErrNeedsFrame)
+	}
+	if info.Rows <= 0 || info.Columns <= 0 {
+		return nil, fmt.Errorf("render: %d×%d frame: %w", info.Columns, info.Rows, pixels.ErrCorrupt)
+	}
+	g := newGreyPipeline(d, p, info.Photometric)
+	if g.voi == nil {
+		return nil, fmt.Errorf("VOI from the pixel range: %w", ErrNeedsFrame)
+	}
+	f := &pixels.Frame{BitsAllocated: info.BitsAllocated, BitsStored: info.BitsStored}
+	s := &GreyStream{cols: info.Columns, rows: info.Rows, bits: info.BitsAllocated,
+		rowBytes: info.Columns * info.BitsAllocated / 8, table: g.table(storedBits(f), info.Signed()), p: p}
+	if tw, th, scale := fit(s.cols, s.rows, p.Width, p.Height); scale < 0.5 && (tw != s.cols || th != s.rows) {
+		s.box = newBoxReducer(s.cols, s.rows, tw, th)
+		s.rowBuf = make([]uint8, s.cols)
+	} else {
+		s.full = image.NewGray(image.Rect(0, 0, s.cols, s.rows))
+	}
+	return s, nil
+}
+
+// RowBytes is the size of one stored row; Write takes whole rows.
+func (s *GreyStream) RowBytes() int { return s.rowBytes }
+
+// Write renders the next rows, given as stored bytes (little endian), a
+// whole number of rows.
+func (s *GreyStream) Write(src []byte) error {
+	if len(src)%s.rowBytes != 0 {
+		return fmt.Errorf("render: %d bytes is not a whole number of %d-byte rows: %w", len(src), s.rowBytes, pixels.ErrCorrupt)
+	}
+	n := len(src) / s.rowBytes
+	if s.y+n > s.rows {
+		return fmt.Errorf("render: %d rows past the frame's %d: %w", s.y+n, s.rows, pixels.ErrCorrupt)
+	}
+	if s.full != nil {
+		mapRow(s.full.Pix[s.y*s.cols:(s.y+n)*s.cols], src, s.bits, s.table)
+		s.y += n
+		return nil
+	}
+	for i := 0; i < n; i++ {
+		mapRow(s.rowBuf, src[i*s.rowBytes:], s.bits, s.table)
+		s.box.row(s.rowBuf)
+	}
+	s.y += n
+	return nil
+}
+
+// Image returns the rendered image at the viewport size once every row
+// was written.
+func (s *GreyStream) Image() (image.Image, error) {
+	if s.y != s.rows {
+		return nil, fmt.Errorf("render: %d of %d rows written: %w", s.y, s.rows, pixels.ErrCorrupt)
+	}
+	if s.box != nil {
+		return s.box.dst, nil
+	}
+	return resize(s.full, s.p.Width, s.p.Height), nil
+}
