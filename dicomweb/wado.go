@@ -122,7 +122,7 @@ func (h *Handler) bulk(c *gin.Context) (any, error) {
 	}
 	r := recs[0]
 	ctx := c.Request.Context()
-	m, err := ingest.ReadMeta(ctx, h.cfg.Store, r.MetaKey)
+	m, err := h.cfg.Ingest.InstanceMeta(ctx, r)
 	if err != nil {
 		return nil, err
 	}

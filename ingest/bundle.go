@@ -120,7 +120,7 @@ func (s *Service) buildBundle(ctx context.Context, study, series string) error {
 	for i, r := range recs {
 		item, ok := old[r.InstanceUID+" "+r.SHA256]
 		if !ok {
-			m, err := s.readMeta(ctx, r.MetaKey)
+			m, err := s.InstanceMeta(ctx, r)
 			if err != nil {
 				return fmt.Errorf("bundle %s/%s: %w", study, series, err)
 			}
@@ -295,7 +295,7 @@ func (s *Service) assemble(ctx context.Context, w io.Writer, group []catalog.Rec
 			}
 			go func(i int, r catalog.Record) {
 				defer func() { <-sem }()
-				m, err := s.readMeta(ctx, r.MetaKey)
+				m, err := s.InstanceMeta(ctx, r)
 				if err != nil {
 					slots[i] <- slot{err: err}
 					return

@@ -12,6 +12,7 @@ type metrics struct {
 	bytes      prometheus.Counter
 	duplicates prometheus.Counter
 	conflicts  prometheus.Counter
+	rederived  prometheus.Counter
 	failures   *prometheus.CounterVec
 	latency    prometheus.Histogram
 	bundles    *prometheus.CounterVec
@@ -27,6 +28,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "huren_ingest_duplicates_total", Help: "Instances re-sent with identical bytes (no-op successes).",
+		}),
+		rederived: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "huren_ingest_metadata_rebuilt_total", Help: "Instance metadata objects rebuilt from their original on read (missing or stale after a crash).",
 		}),
 		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "huren_ingest_conflicts_total", Help: "Instances refused because their SOP Instance UID is stored with other bytes.",
@@ -45,7 +49,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.stored, m.bytes, m.duplicates, m.conflicts, m.failures, m.latency, m.bundles} {
+	for _, c := range []prometheus.Collector{m.stored, m.bytes, m.duplicates, m.conflicts, m.rederived, m.failures, m.latency, m.bundles} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -180,24 +180,42 @@ func errkindUnavailable(err error) bool {
 
 // rederive parses a stored original and writes its metadata object.
 func (r *reindexer) rederive(ctx context.Context, obj storage.Info, study, series, sop string) (*Meta, error) {
-	rc, info, err := r.store.Get(ctx, obj.Key)
+	return deriveMeta(ctx, r.store, study, series, sop, "")
+}
+
+// deriveMeta rebuilds an instance's metadata object from its original: the
+// DICOM header from the bytes, the provenance from the original's object
+// metadata (originals stored before provenance was recorded get via
+// "reindex", no site, and the object's time). wantSHA, when set, is the
+// SHA-256 the caller expects (the catalog's); another original is an error.
+// The object is written lazily: it can always be derived again.
+func deriveMeta(ctx context.Context, store storage.Store, study, series, sop, wantSHA string) (*Meta, error) {
+	key := ObjectKey(study, series, sop)
+	rc, info, err := store.Get(ctx, key)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
+	if wantSHA != "" && info.SHA256 != wantSHA {
+		return nil, fmt.Errorf("%s: stored original has sha256 %s, the catalog says %s", key, info.SHA256, wantSHA)
+	}
 	f, err := dicomfile.Parse(rc, info.Size, dicomfile.Options{})
 	if err != nil {
-		return nil, fmt.Errorf("parse %s: %w", obj.Key, err)
+		return nil, fmt.Errorf("parse %s: %w", key, err)
 	}
 	if f.StudyInstanceUID != study || f.SeriesInstanceUID != series || f.SOPInstanceUID != sop {
-		return nil, fmt.Errorf("%s: its UIDs (%s/%s/%s) do not match its key", obj.Key, f.StudyInstanceUID, f.SeriesInstanceUID, f.SOPInstanceUID)
+		return nil, fmt.Errorf("%s: its UIDs (%s/%s/%s) do not match its key", key, f.StudyInstanceUID, f.SeriesInstanceUID, f.SOPInstanceUID)
 	}
-	m := buildMeta(f, info.Size, info.SHA256, Source{Via: "reindex"}, info.ModTime.UTC())
+	src, at, ok := sourceOf(info.Metadata)
+	if !ok {
+		src, at = Source{Via: "reindex"}, info.ModTime.UTC()
+	}
+	m := buildMeta(f, info.Size, info.SHA256, src, at)
 	b, err := encodeMeta(m)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := r.store.Put(ctx, MetaKey(study, series, sop), bytesReader(b), storage.PutOptions{ContentType: "application/json", Size: int64(len(b))}); err != nil {
+	if _, err := store.Put(ctx, MetaKey(study, series, sop), bytesReader(b), storage.PutOptions{ContentType: "application/json", Size: int64(len(b)), Lazy: true}); err != nil {
 		return nil, fmt.Errorf("store metadata %s: %w", sop, err)
 	}
 	return m, nil

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"sync"
 	"time"
 
@@ -158,13 +159,16 @@ func (s *Service) Flush(ctx context.Context) error { return s.bundles.flush(ctx)
 //     file) while SHA-256 is computed; nothing is written to storage
 //     until the whole instance has arrived and parsed — a disconnect
 //     leaves nothing;
-//  2. dicom/{study}/{series}/{sop}.dcm is written with PutIfAbsent (atomic:
-//     absent or complete). A crash after this leaves an original without
-//     metadata, invisible to QIDO/WADO (which go through the catalog);
-//     Reindex re-derives its metadata, and so does a client's re-send;
-//  3. meta/{study}/{series}/{sop}.json is written (atomic). A crash after
-//     this leaves an instance not yet indexed; Reindex indexes it, and so
-//     does a re-send;
+//  2. dicom/{study}/{series}/{sop}.dcm is written durably with
+//     PutIfAbsent (atomic: absent or complete), carrying its provenance
+//     (site, transport, peer, time received) as object metadata. From
+//     here on the instance can never be lost: everything else is derived
+//     from this one object. A crash after this leaves an original that
+//     QIDO/WADO do not see yet (they go through the catalog); Reindex
+//     indexes it, and so does a client's re-send;
+//  3. meta/{study}/{series}/{sop}.json is written atomically but lazily
+//     (no fsync: it is derived). After a power loss it may be missing or
+//     damaged; InstanceMeta and Reindex rebuild it from the original;
 //  4. the catalog record is put: from here on QIDO finds it and WADO
 //     serves it;
 //  5. the series metadata bundle is scheduled for rebuild (derived, and
@@ -321,38 +325,76 @@ func (s *Service) write(ctx context.Context, f *dicomfile.File, sp *spooled, src
 	if err != nil {
 		return catalog.Record{}, false, err
 	}
-	existed := false
-	info, err := s.store.PutIfAbsent(ctx, objKey, rd, storage.PutOptions{ContentType: "application/dicom", Size: sp.size, SHA256: sp.sha})
+	now := s.cfg.Now().UTC()
+	m := buildMeta(f, sp.size, sp.sha, src, now)
+	// The original carries its provenance (site, transport, time) in its
+	// object metadata, atomically with its bytes: the metadata object below
+	// is then purely derived and can be rebuilt from the original alone.
+	info, err := s.store.PutIfAbsent(ctx, objKey, rd, storage.PutOptions{ContentType: "application/dicom", Size: sp.size, SHA256: sp.sha, Metadata: provenance(src, now)})
 	switch {
 	case err == nil:
 	case errors.Is(err, storage.ErrExists):
 		if info.SHA256 != sp.sha {
 			return catalog.Record{}, false, fmt.Errorf("%w: %s is already stored with sha256 %s, this one has %s", ErrConflict, sop, info.SHA256, sp.sha)
 		}
-		existed = true
+		// A re-send of an instance whose earlier ingest stopped before the
+		// catalog step: the first upload's provenance stands.
+		if first, at, ok := sourceOf(info.Metadata); ok {
+			m = buildMeta(f, sp.size, sp.sha, first, at)
+		}
 	default:
 		return catalog.Record{}, false, fmt.Errorf("store original %s: %w", objKey, err)
 	}
-
-	var m *Meta
-	if existed {
-		// A re-send of an instance whose earlier ingest stopped before the
-		// catalog step: keep the first metadata (its received-at) if present.
-		if old, err := s.readMeta(ctx, MetaKey(study, series, sop)); err == nil && old.SHA256 == sp.sha {
-			m = old
-		}
-	}
-	if m == nil {
-		m = buildMeta(f, sp.size, sp.sha, src, s.cfg.Now().UTC())
-		if err := s.putMeta(ctx, m); err != nil {
-			return catalog.Record{}, false, err
-		}
+	// Lazy: the original is durable and carries everything the metadata
+	// object is derived from, so this write need not be (one fsync round
+	// saved per instance). After a power loss a missing or damaged
+	// metadata object is rebuilt by InstanceMeta on first read and by
+	// reindex.
+	if err := s.putMeta(ctx, m); err != nil {
+		return catalog.Record{}, false, err
 	}
 	rec := m.Record()
 	if err := s.cat.Put(ctx, rec); err != nil {
 		return catalog.Record{}, false, fmt.Errorf("catalog put %s: %w", sop, err)
 	}
 	return rec, false, nil
+}
+
+// Provenance keys in an original's object metadata.
+const (
+	provSite     = "site"
+	provVia      = "via"
+	provRemote   = "remote"
+	provReceived = "received"
+)
+
+// provenance encodes what only the upload knows. Values are query-escaped:
+// object metadata must be printable ASCII, site ids and addresses may not be.
+func provenance(src Source, at time.Time) map[string]string {
+	m := map[string]string{provReceived: at.UTC().Format(time.RFC3339Nano)}
+	for k, v := range map[string]string{provSite: src.Site, provVia: src.Via, provRemote: src.RemoteAddr} {
+		if v != "" {
+			m[k] = url.QueryEscape(v)
+		}
+	}
+	return m
+}
+
+// sourceOf decodes provenance; ok is false when the object has none (an
+// original stored before provenance was recorded, or by another tool).
+func sourceOf(md map[string]string) (Source, time.Time, bool) {
+	at, err := time.Parse(time.RFC3339Nano, md[provReceived])
+	if err != nil {
+		return Source{}, time.Time{}, false
+	}
+	un := func(k string) string {
+		v, err := url.QueryUnescape(md[k])
+		if err != nil {
+			return md[k]
+		}
+		return v
+	}
+	return Source{Site: un(provSite), Via: un(provVia), RemoteAddr: un(provRemote)}, at.UTC(), true
 }
 
 func buildMeta(f *dicomfile.File, size int64, sha string, src Source, now time.Time) *Meta {
@@ -389,7 +431,7 @@ func (s *Service) putMeta(ctx context.Context, m *Meta) error {
 		return err
 	}
 	key := MetaKey(m.StudyUID, m.SeriesUID, m.InstanceUID)
-	if _, err := s.store.Put(ctx, key, bytes.NewReader(b), storage.PutOptions{ContentType: "application/json", Size: int64(len(b))}); err != nil {
+	if _, err := s.store.Put(ctx, key, bytes.NewReader(b), storage.PutOptions{ContentType: "application/json", Size: int64(len(b)), Lazy: true}); err != nil {
 		return fmt.Errorf("store metadata %s: %w", key, err)
 	}
 	return nil
@@ -409,8 +451,26 @@ func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 // by the parser's MaxHeaderBytes at ingest; this is a second guard).
 const maxMetaBytes = 256 << 20
 
-func (s *Service) readMeta(ctx context.Context, key string) (*Meta, error) {
-	return ReadMeta(ctx, s.store, key)
+// InstanceMeta returns the metadata object of an indexed instance. The
+// object is derived data, written lazily: when it is missing, unreadable or
+// describes other bytes than the catalog record (a power loss after the
+// acknowledgement, a lost race between two different uploads of one SOP
+// Instance UID), it is rebuilt from the original and written back.
+func (s *Service) InstanceMeta(ctx context.Context, rec catalog.Record) (*Meta, error) {
+	m, err := ReadMeta(ctx, s.store, rec.MetaKey)
+	if err == nil && m.SHA256 == rec.SHA256 && m.InstanceUID == rec.InstanceUID {
+		return m, nil
+	}
+	if err != nil && (errors.Is(err, storage.ErrUnavailable) || ctx.Err() != nil) {
+		return nil, err
+	}
+	s.log.Warn("instance metadata missing or stale; rebuilding it from the original", "sop", rec.InstanceUID, "key", rec.MetaKey, "err", err)
+	m, derr := deriveMeta(ctx, s.store, rec.StudyUID, rec.SeriesUID, rec.InstanceUID, rec.SHA256)
+	if derr != nil {
+		return nil, fmt.Errorf("metadata of %s: %w", rec.InstanceUID, errors.Join(err, derr))
+	}
+	s.metrics.rederived.Inc()
+	return m, nil
 }
 
 // ReadMeta reads and decodes one metadata object.
