@@ -29,8 +29,9 @@ rb() { # clients requests prefix
 	out=$(WORKLIST_SEED_PREFIX=$3 WORKLIST_SEED_N=$2 go test -count=1 -run TestSeedForRedisBenchmark -v ./worklist/redis/)
 	local sha base lease
 	sha=$(sed -n 's/^CLAIM_SHA=//p' <<<"$out"); base=$(sed -n 's/^KEY_BASE=//p' <<<"$out"); lease=$(sed -n 's/^LEASE_MS=//p' <<<"$out")
-	# Same ARGV as Queue.ClaimNext: outbox limit 0, lease, actor, group, stage, token.
-	redis-benchmark -p "$port" -c "$1" -n "$2" --csv EVALSHA "$sha" 1 "$base" 0 "$lease" bench g read tok |
+	# Same ARGV as one ClaimNext sent alone: outbox limit 0, lease, group,
+	# stage, batch of 1: actor, token.
+	redis-benchmark -p "$port" -c "$1" -n "$2" --csv EVALSHA "$sha" 1 "$base" 0 "$lease" g read 1 bench tok |
 		awk -F'","' 'NR==2 {print $2}'
 	local left; left=$(redis-cli -p "$port" zcard "${base}q:g:read")
 	[ "$left" = 0 ] || echo "warning: $left tasks unclaimed (claims failed?)" >&2

@@ -62,12 +62,16 @@ func (q *Queue) listen(ps *goredis.PubSub) {
 				q.hub.Publish(worklist.Event{Type: worklist.EvResync})
 			}
 		case *goredis.Message:
-			var e worklist.Event
-			if err := json.Unmarshal([]byte(m.Payload), &e); err != nil {
-				log.Error("worklist/redis: undecodable event", "err", err)
-				continue
+			// One message carries one event, or a claim batch's events one
+			// per line (JSON strings never contain a raw newline).
+			for line := range strings.SplitSeq(m.Payload, "\n") {
+				var e worklist.Event
+				if err := json.Unmarshal([]byte(line), &e); err != nil {
+					log.Error("worklist/redis: undecodable event", "err", err)
+					continue
+				}
+				q.hub.Publish(e)
 			}
-			q.hub.Publish(e)
 		}
 	}
 }

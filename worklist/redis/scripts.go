@@ -23,7 +23,9 @@ import goredis "github.com/redis/go-redis/v9"
 //	keys            hash: dedupe key (kind:ref) -> task id
 //	seq             string: event sequence counter
 //	outbox          stream: events not yet written to object storage
-//	events          pub/sub channel: every event, for every replica
+//	events          pub/sub channel: every event, for every replica (a
+//	                message is one event, or a claim batch's events one per
+//	                line)
 //
 // Errors are returned as error replies "WL_<KIND> detail" and translated by
 // scriptErr: WL_NOTFOUND, WL_EMPTY, WL_CLAIMED, WL_CONFLICT, WL_EXPIRED,
@@ -65,15 +67,28 @@ local function save(h, fields)
 end
 local function hasflag(h, f) return string.find(',' .. h.flags .. ',', ',' .. f .. ',', 1, true) ~= nil end
 local function inlist(list, v) return string.find('\n' .. list .. '\n', '\n' .. v .. '\n', 1, true) ~= nil end
+-- jstr quotes s as a JSON string; cjson only when s needs escaping (rare:
+-- ids, groups, sites and user ids are plain), as cjson costs microseconds.
+local function jstr(s)
+  if string.find(s, '[%c"\\]') then return cjson.encode(s) end
+  return '"' .. s .. '"'
+end
+-- evjson is the event for h's state after a change, without the closing
+-- brace (the caller may append the doc). Numbers are the hash's integer
+-- strings, written only by these scripts and Rebuild.
+local function evjson(seq, h, typ, actor, note)
+  return '{"seq":' .. seq .. ',"at":' .. NOW .. ',"task":"' .. h.id .. '","type":"' .. typ ..
+    '","actor":' .. jstr(actor) .. ',"note":' .. jstr(note) .. ',"group":' .. jstr(h.group) ..
+    ',"site":' .. jstr(h.site) .. ',"stage":"' .. h.stage .. '","state":"' .. h.state ..
+    '","priority":"' .. PN[tonumber(h.prio)] .. '","due":' .. h.due .. ',"created":' .. h.created ..
+    ',"assignee":' .. jstr(h.assignee) .. ',"reader":' .. jstr(h.reader) .. ',"token":' .. jstr(h.token) ..
+    ',"lease_expires":' .. h.lexp .. ',"flags":' .. jstr(h.flags) .. ',"version":' .. h.ver
+end
 local function emit(h, typ, actor, note, withdoc)
   h.ver = tostring(tonumber(h.ver) + 1)
   redis.call('HSET', P .. 't:' .. h.id, 'ver', h.ver)
-  local ev = {seq = redis.call('INCR', P .. 'seq'), at = NOW, task = h.id, type = typ, actor = actor, note = note,
-    group = h.group, site = h.site, stage = h.stage, state = h.state, priority = PN[tonumber(h.prio)],
-    due = tonumber(h.due), created = tonumber(h.created), assignee = h.assignee, reader = h.reader,
-    token = h.token, lease_expires = tonumber(h.lexp), flags = h.flags, version = tonumber(h.ver)}
-  local js = cjson.encode(ev)
-  if withdoc then js = string.sub(js, 1, -2) .. ',"doc":' .. h.doc .. '}' end
+  local js = evjson(redis.call('INCR', P .. 'seq'), h, typ, actor, note)
+  if withdoc then js = js .. ',"doc":' .. h.doc .. '}' else js = js .. '}' end
   redis.call('RPUSH', P .. 'h:' .. h.id, js)
   if OBMAX > 0 then redis.call('XADD', P .. 'outbox', '*', 'e', js) end
   redis.call('PUBLISH', P .. 'events', js)
@@ -153,25 +168,85 @@ emit(h, 'updated', 'system', '', true)
 return {0, flat(h)}
 `)
 
-// claimNext: ARGV[3]=actor [4]=group [5]=stage [6]=new token.
+// claimNext serves a batch of ClaimNext calls on one queue (see claim.go):
+// ARGV[3]=group [4]=stage [5]=n, then n pairs actor, new token
+// (ARGV[4+2i], ARGV[5+2i] for the i-th call). Each call gets the first task
+// of the queue claimable by its actor and not given to an earlier call of
+// the batch: a distinct task each, as if the calls had run one after the
+// other. Returns {lease expiry ms, r1, …, rn}, ri = 'WL_EMPTY' or
+// {id, doc, prio, due, created, reader, flags, version} of the claimed task
+// (the caller knows group, stage, state, assignee and token).
+//
+// This is the hot path, so it reads only the fields it needs (HMGET), reads
+// the queue once per batch, removes and adds the batch's ids in one ZREM and
+// one ZADD, takes the batch's event numbers with one INCRBY and publishes
+// the batch's events in one message (lines of JSON).
 var claimNextScript = goredis.NewScript(prelude + `
 expire_due(32)
-local q = P .. 'q:' .. ARGV[4] .. ':' .. ARGV[5]
--- Usually the head is claimable; look at 2 first, then pages of 64
--- (skipping tasks reassigned to someone else or read by this signer).
-local start, count = 0, 2
-while true do
-  local ids = redis.call('ZRANGE', q, start, start + count - 1)
-  if #ids == 0 then return redis.error_reply('WL_EMPTY') end
-  for _, id in ipairs(ids) do
-    local h = load(id)
-    if (h.assignee == '' or h.assignee == ARGV[3]) and not (ARGV[5] == 'sign' and h.reader == ARGV[3]) then
-      return claim(h, ARGV[3], ARGV[6])
+local group, stage, n = ARGV[3], ARGV[4], tonumber(ARGV[5])
+local q = P .. 'q:' .. group .. ':' .. stage
+local cand = redis.call('ZRANGE', q, 0, n)
+local more = #cand > n
+local fields, taken, stale = {}, {}, {}
+local claims = {}
+local first = 1
+local out = {NOW + LEASE}
+for i = 1, n do
+  local actor = ARGV[4 + 2 * i]
+  local k, got = first, nil
+  while true do
+    if k > #cand then
+      if not more then break end
+      local page = redis.call('ZRANGE', q, #cand, #cand + 63)
+      more = #page == 64
+      if #page == 0 then break end
+      for _, id in ipairs(page) do cand[#cand + 1] = id end
     end
+    local id = cand[k]
+    if not taken[id] then
+      local f = fields[id]
+      if not f then
+        f = redis.call('HMGET', P .. 't:' .. id, 'assignee', 'reader', 'ver', 'prio', 'due', 'created', 'flags', 'site', 'doc')
+        fields[id] = f
+        if not f[3] then taken[id] = true; stale[#stale + 1] = id end
+      end
+      if f[3] and (f[1] == '' or f[1] == actor) and not (stage == 'sign' and f[2] == actor) then got = id; break end
+    end
+    k = k + 1
   end
-  start = start + count
-  count = 64
+  if got then
+    taken[got] = true
+    claims[#claims + 1] = {i, got}
+    while cand[first] and taken[cand[first]] do first = first + 1 end
+  else
+    out[i + 1] = 'WL_EMPTY'
+  end
 end
+if #stale > 0 then redis.call('ZREM', q, unpack(stale)) end
+if #claims == 0 then return out end
+local lexp = tostring(NOW + LEASE)
+local seq = redis.call('INCRBY', P .. 'seq', #claims) - #claims
+local rm, add, evs = {}, {}, {}
+local h = {group = group, stage = stage, state = 'claimed', lexp = lexp, note = ''}
+for j, c in ipairs(claims) do
+  local i, id = c[1], c[2]
+  local f = fields[id]
+  local actor, token = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
+  h.id = id; h.assignee = actor; h.token = token; h.reader = f[2]; h.ver = tostring(tonumber(f[3]) + 1)
+  h.prio = f[4]; h.due = f[5]; h.created = f[6]; h.flags = f[7]; h.site = f[8]
+  redis.call('HSET', P .. 't:' .. id, 'state', 'claimed', 'assignee', actor, 'token', token, 'lexp', lexp, 'ver', h.ver)
+  local js = evjson(seq + j, h, 'claimed', actor, '') .. '}'
+  redis.call('RPUSH', P .. 'h:' .. id, js)
+  if OBMAX > 0 then redis.call('XADD', P .. 'outbox', '*', 'e', js) end
+  evs[j] = js
+  rm[j] = id
+  add[2 * j - 1] = lexp; add[2 * j] = id
+  out[i + 1] = {id, f[9], f[4], f[5], f[6], f[2], f[7], h.ver}
+end
+redis.call('ZREM', q, unpack(rm))
+redis.call('ZADD', P .. 'leases', unpack(add))
+redis.call('PUBLISH', P .. 'events', table.concat(evs, '\n'))
+return out
 `)
 
 // claimOne: ARGV[3]=actor [4]=id [5]=new token [6]=actor's groups
