@@ -321,3 +321,85 @@ func waitPending(t *testing.T, cl *claimer, n int) {
 	}
 	t.Fatalf("pending never reached %d", n)
 }
+
+// TestEventJSONEscaping: the scripts build event JSON by concatenation;
+// names in Chinese, quotes, backslashes and control characters must come
+// back intact through the history, the event bus and object storage.
+func TestEventJSONEscaping(t *testing.T) {
+	store, err := fs.New(fs.Config{Root: t.TempDir()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := testQueue(t, worklist.Config{Store: store})
+	ctx := context.Background()
+	sub, err := q.Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	group, site := "县医院影像科", `乡镇"卫生院"\一`
+	task, _, err := q.Upsert(ctx, worklist.NewTask{
+		Doc:   worklist.Doc{Kind: worklist.KindECG, Ref: "ecg-1", Site: site, PatientName: "王\x01五"},
+		Group: group, Priority: worklist.Critical, Due: time.Now().Add(time.Hour),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := worklist.Actor{ID: "张\"医生\\", Groups: []string{group}}
+	c, err := q.ClaimNext(ctx, a, group, worklist.StageRead)
+	if err != nil || c.ID != task.ID || c.Site != site {
+		t.Fatalf("claim %+v %v", c, err)
+	}
+	reason := "line1\nline2\t\"q\" \\ \x7f end"
+	if _, err := q.Cancel(ctx, worklist.Actor{ID: "admin", Admin: true}, task.ID, reason); err != nil {
+		t.Fatal(err)
+	}
+	got, err := q.Get(ctx, task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(where string, evs []worklist.Event) {
+		t.Helper()
+		if len(evs) != 3 {
+			t.Fatalf("%s: %d events", where, len(evs))
+		}
+		for _, e := range evs {
+			if e.Group != group || e.Site != site {
+				t.Fatalf("%s: event %+v", where, e)
+			}
+		}
+		if evs[1].Actor != a.ID || evs[1].Assignee != a.ID || evs[2].Note != reason {
+			t.Fatalf("%s: claim %+v cancel %+v", where, evs[1], evs[2])
+		}
+	}
+	check("history", got.History)
+	var bus []worklist.Event
+	timeout := time.After(30 * time.Second)
+	for len(bus) < 3 {
+		select {
+		case e := <-sub.C():
+			bus = append(bus, e)
+		case <-timeout:
+			t.Fatalf("%d events on the bus", len(bus))
+		}
+	}
+	check("bus", bus)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		tasks, _, err := worklist.LoadEvents(ctx, store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tasks) == 1 && len(tasks[0].History) == 3 {
+			check("storage", tasks[0].History)
+			if tasks[0].PatientName != "王\x01五" {
+				t.Fatalf("stored doc %+v", tasks[0].Doc)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("events not stored")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
