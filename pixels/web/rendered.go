@@ -2,13 +2,17 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"image"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -30,42 +34,217 @@ func isUnsupported(err error) bool {
 // renderOne renders one frame of an instance (cached by content, frame and
 // parameters).
 func (h *Handler) renderOne(c *gin.Context, t target, p render.Params, thumb bool) ([]byte, error) {
-	l, err := h.load(c.Request.Context(), t.rec)
-	if err != nil {
-		return nil, err
+	frame := strconv.Itoa(max(t.frame, 1))
+	if t.frame == 0 && thumb {
+		frame = "middle"
 	}
-	n := t.frame
-	if n == 0 {
-		n = 1
-		if thumb {
-			n = (l.img.Frames + 1) / 2
-		}
-	}
-	if n > l.img.Frames {
-		return nil, fmt.Errorf("frame %d of %d: %w", n, l.img.Frames, pixels.ErrFrameRange)
-	}
-	key := "r:" + contentKey(t.rec) + ":" + strconv.Itoa(n) + ":" + p.Key()
+	key := "r:" + contentKey(t.rec) + ":" + frame + ":" + p.Key()
 	v, err := h.cache.Do(key, func() (any, int64, error) {
-		f, err := h.frame(l, n)
+		b, err := h.renderUncached(c.Request.Context(), t, p, thumb)
 		if err != nil {
 			return nil, 0, err
 		}
-		start := time.Now()
-		im, err := render.Render(f, l.img.FrameDisplay(n), p)
-		if err != nil {
-			return nil, 0, err
-		}
-		var buf bytes.Buffer
-		if err := render.Encode(&buf, im, p); err != nil {
-			return nil, 0, fmt.Errorf("encode %s: %w", p.Format, err)
-		}
-		h.metrics.observe("render", start)
-		return buf.Bytes(), int64(buf.Len()) + 256, nil
+		return b, int64(cap(b)) + 256, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return v.([]byte), nil
+}
+
+// renderUncached renders from storage: streamed when the frame is native
+// grey and the instance is not already parsed in the cache, else from the
+// parsed instance and its decoded frame.
+func (h *Handler) renderUncached(ctx context.Context, t target, p render.Params, thumb bool) ([]byte, error) {
+	if _, parsed := h.cache.Get("i:" + contentKey(t.rec)); !parsed {
+		b, err := h.renderStreamed(ctx, t, p, thumb)
+		if !errors.Is(err, errNotStreamed) {
+			return b, err
+		}
+	}
+	l, err := h.load(ctx, t.rec)
+	if err != nil {
+		return nil, err
+	}
+	n := frameNumber(t, thumb, l.img.Frames)
+	if n > l.img.Frames {
+		return nil, fmt.Errorf("frame %d of %d: %w", n, l.img.Frames, pixels.ErrFrameRange)
+	}
+	f, err := h.frame(l, n)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	im, err := render.Render(f, l.img.FrameDisplay(n), p)
+	if err != nil {
+		return nil, err
+	}
+	b, err := encode(im, p)
+	if err != nil {
+		return nil, err
+	}
+	h.metrics.observe("render", start)
+	return b, nil
+}
+
+// frameNumber is the 1-based frame a target renders: the one asked for,
+// else the first (rendered) or the middle one (thumbnail).
+func frameNumber(t target, thumb bool, frames int) int {
+	switch {
+	case t.frame > 0:
+		return t.frame
+	case thumb:
+		return (frames + 1) / 2
+	}
+	return 1
+}
+
+func encode(im image.Image, p render.Params) ([]byte, error) {
+	var buf bytes.Buffer
+	// Room for a typical result up front: growing by doubling would copy
+	// (and first touch) about twice the bytes.
+	px := im.Bounds().Dx() * im.Bounds().Dy()
+	if p.Format == "image/png" {
+		buf.Grow(px/2 + 4096)
+	} else {
+		buf.Grow(px/8 + 4096)
+	}
+	if err := render.Encode(&buf, im, p); err != nil {
+		return nil, fmt.Errorf("encode %s: %w", p.Format, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// errNotStreamed: renderStreamed does not apply (compressed, colour, no
+// window, a header it cannot read alone…); render from the parsed instance,
+// which also gives the authoritative error for bad input.
+var errNotStreamed = errors.New("pixels/web: frame not streamed")
+
+const (
+	// headerChunk is read first: the whole header of almost every file.
+	headerChunk = 64 << 10
+	// maxStreamHeader: a header longer than this (huge private sequences)
+	// is parsed from the whole file instead.
+	maxStreamHeader = 8 << 20
+	// pixelChunk bounds the pixel bytes held at once while streaming.
+	pixelChunk = 1 << 20
+)
+
+var (
+	headerPool = sync.Pool{New: func() any { b := make([]byte, headerChunk); return &b }}
+	pixelPool  = sync.Pool{New: func() any { b := make([]byte, pixelChunk); return &b }}
+)
+
+// renderStreamed renders a native grey frame while reading it: the header
+// from the first bytes of the object, then the frame's rows in bounded
+// chunks through render.GreyStream. Neither the file nor the decoded frame
+// is ever held whole (a 2500×3000 radiograph is 15 MB of each, and in a
+// fresh process every new megabyte is page faults), and nothing but the
+// rendered image is cached. Returns errNotStreamed when it does not apply.
+func (h *Handler) renderStreamed(ctx context.Context, t target, p render.Params, thumb bool) ([]byte, error) {
+	start := time.Now()
+	rc, info, err := h.cfg.Store.Get(ctx, t.rec.ObjectKey)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", t.rec.ObjectKey, err)
+	}
+	defer rc.Close()
+	size := info.Size
+	if size <= headerChunk || size > h.cfg.MaxObjectBytes {
+		return nil, errNotStreamed // small: parsing it whole costs nothing
+	}
+	hp := headerPool.Get().(*[]byte)
+	defer headerPool.Put(hp)
+	prefix := (*hp)[:headerChunk]
+	if _, err := io.ReadFull(rc, prefix); err != nil {
+		return nil, errNotStreamed
+	}
+	hdr, err := pixels.ParseHeader(prefix, size, h.cfg.Limits)
+	for errors.Is(err, pixels.ErrNeedMore) && len(prefix) < maxStreamHeader && int64(len(prefix)) < size {
+		more := make([]byte, min(size, 2*int64(len(prefix))))
+		copy(more, prefix)
+		if _, err := io.ReadFull(rc, more[len(prefix):]); err != nil {
+			return nil, errNotStreamed
+		}
+		prefix = more
+		hdr, err = pixels.ParseHeader(prefix, size, h.cfg.Limits)
+	}
+	if err != nil {
+		return nil, errNotStreamed
+	}
+	n := frameNumber(t, thumb, hdr.Frames)
+	if n > hdr.Frames {
+		return nil, fmt.Errorf("frame %d of %d: %w", n, hdr.Frames, pixels.ErrFrameRange)
+	}
+	gs, err := render.NewGreyStream(hdr.Info, hdr.FrameDisplay(n), p)
+	if errors.Is(err, render.ErrNeedsFrame) {
+		return nil, errNotStreamed
+	}
+	if err != nil {
+		return nil, err
+	}
+	h.metrics.observe("parse", start)
+	start = time.Now()
+	off, length, err := hdr.NativeFrameRange(n)
+	if err != nil {
+		return nil, err
+	}
+	// Position a reader at the frame: the bytes after the header are
+	// already in prefix and the rest follow in rc; a later frame of a
+	// multi-frame object is opened as a range instead.
+	var src io.Reader
+	switch read := int64(len(prefix)); {
+	case off < read:
+		src = io.MultiReader(bytes.NewReader(prefix[off:min(read, off+length)]), rc)
+	case off-read <= pixelChunk:
+		if _, err := io.CopyN(io.Discard, rc, off-read); err != nil {
+			return nil, readErr(t.rec.ObjectKey, err)
+		}
+		src = rc
+	default:
+		rr, err := h.cfg.Store.GetRange(ctx, t.rec.ObjectKey, off, length)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", t.rec.ObjectKey, err)
+		}
+		defer rr.Close()
+		src = rr
+	}
+	pp := pixelPool.Get().(*[]byte)
+	defer pixelPool.Put(pp)
+	chunk := *pp
+	if rb := gs.RowBytes(); rb > len(chunk) {
+		chunk = make([]byte, rb)
+	} else {
+		chunk = chunk[:len(chunk)/rb*rb]
+	}
+	for left := length; left > 0; {
+		k := int(min(int64(len(chunk)), left))
+		if _, err := io.ReadFull(src, chunk[:k]); err != nil {
+			return nil, readErr(t.rec.ObjectKey, err)
+		}
+		if err := gs.Write(chunk[:k]); err != nil {
+			return nil, err
+		}
+		left -= int64(k)
+	}
+	im, err := gs.Image()
+	if err != nil {
+		return nil, err
+	}
+	b, err := encode(im, p)
+	if err != nil {
+		return nil, err
+	}
+	h.metrics.observe("render", start)
+	return b, nil
+}
+
+// readErr: an object that ends before the size storage reported is
+// corrupt; anything else is the storage's error.
+func readErr(key string, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("read %s: object shorter than its size: %w", key, pixels.ErrCorrupt)
+	}
+	return fmt.Errorf("read %s: %w", key, err)
 }
 
 // targets resolves the URL to the instances/frames to render.
