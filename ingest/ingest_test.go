@@ -172,6 +172,23 @@ func testIngest(t *testing.T, b backends) {
 		if v := metricValue(t, f.reg, "huren_ingest_conflicts_total"); v != 1 {
 			t.Errorf("conflicts metric %v", v)
 		}
+		// The same race at storage level (the catalog did not know the
+		// first upload yet, so the conflict is found by PutIfAbsent while
+		// the loser's metadata write runs): the metadata object ends up
+		// describing the stored original, not the refused bytes.
+		if err := f.cat.Delete(ctx, res.SOPInstanceUID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err = f.ingest(t, other, ingest.Source{}); !errors.Is(err, ingest.ErrConflict) {
+			t.Fatalf("want conflict at storage level, got %v", err)
+		}
+		m, err := ingest.ReadMeta(ctx, f.store, ingest.MetaKey(res.StudyUID, res.SeriesUID, res.SOPInstanceUID))
+		if err != nil {
+			t.Fatalf("metadata after a storage-level conflict: %v", err)
+		}
+		if m.SHA256 != sum(data) {
+			t.Fatalf("metadata after a storage-level conflict describes sha256 %s, want the original's %s", m.SHA256, sum(data))
+		}
 	})
 
 	t.Run("bad input: per-instance reasons, nothing stored", func(t *testing.T) {

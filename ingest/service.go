@@ -327,31 +327,48 @@ func (s *Service) write(ctx context.Context, f *dicomfile.File, sp *spooled, src
 	}
 	now := s.cfg.Now().UTC()
 	m := buildMeta(f, sp.size, sp.sha, src, now)
+	// The metadata object is written while the original is: on an object
+	// store each write is a round trip of several milliseconds. It is
+	// derived data, written lazily (no fsync: the original below is durable
+	// and carries everything it is derived from), and nobody reads it
+	// before the catalog record, which is put only after both writes. A
+	// power loss after the acknowledgement may lose it; InstanceMeta and
+	// reindex rebuild it from the original.
+	metaDone := make(chan error, 1)
+	go func() { metaDone <- s.putMeta(ctx, m) }()
 	// The original carries its provenance (site, transport, time) in its
-	// object metadata, atomically with its bytes: the metadata object below
-	// is then purely derived and can be rebuilt from the original alone.
+	// object metadata, atomically with its bytes.
 	info, err := s.store.PutIfAbsent(ctx, objKey, rd, storage.PutOptions{ContentType: "application/dicom", Size: sp.size, SHA256: sp.sha, Metadata: provenance(src, now)})
+	merr := <-metaDone
 	switch {
 	case err == nil:
 	case errors.Is(err, storage.ErrExists):
 		if info.SHA256 != sp.sha {
+			// Another upload of this SOP Instance UID with other bytes won
+			// (or was stored before): our metadata object may have replaced
+			// its own, so derive it again from the stored original.
+			if _, derr := deriveMeta(ctx, s.store, study, series, sop, info.SHA256); derr != nil {
+				s.log.Warn("could not restore the metadata of a conflicting instance; it is rebuilt on first read", "sop", sop, "err", derr)
+			}
 			return catalog.Record{}, false, fmt.Errorf("%w: %s is already stored with sha256 %s, this one has %s", ErrConflict, sop, info.SHA256, sp.sha)
 		}
 		// A re-send of an instance whose earlier ingest stopped before the
 		// catalog step: the first upload's provenance stands.
-		if first, at, ok := sourceOf(info.Metadata); ok {
+		if first, at, ok := sourceOf(info.Metadata); ok && (first != src || !at.Equal(now)) {
 			m = buildMeta(f, sp.size, sp.sha, first, at)
+			merr = s.putMeta(ctx, m)
 		}
 	default:
+		// No original: remove the metadata object that would describe it
+		// (reindex would report it, never index it).
+		if derr := s.store.Delete(context.WithoutCancel(ctx), MetaKey(study, series, sop)); derr != nil {
+			s.log.Warn("could not remove the metadata of an instance that failed to store", "sop", sop, "err", derr)
+		}
 		return catalog.Record{}, false, fmt.Errorf("store original %s: %w", objKey, err)
 	}
-	// Lazy: the original is durable and carries everything the metadata
-	// object is derived from, so this write need not be (one fsync round
-	// saved per instance). After a power loss a missing or damaged
-	// metadata object is rebuilt by InstanceMeta on first read and by
-	// reindex.
-	if err := s.putMeta(ctx, m); err != nil {
-		return catalog.Record{}, false, err
+	if merr != nil {
+		// The original is stored; a re-send or reindex completes the instance.
+		return catalog.Record{}, false, merr
 	}
 	rec := m.Record()
 	if err := s.cat.Put(ctx, rec); err != nil {
