@@ -34,7 +34,9 @@ import goredis "github.com/redis/go-redis/v9"
 //
 // Time: NOW is Redis TIME in milliseconds, read inside the script; no
 // replica clock is ever used for a lease.
-const prelude = `
+// core starts every script: the key base, limits, Redis time, the outbox
+// check and the event JSON builder.
+const core = `
 local P = KEYS[1]
 local OBMAX = tonumber(ARGV[1])
 local LEASE = tonumber(ARGV[2])
@@ -46,6 +48,30 @@ if OBMAX > 0 and redis.call('XLEN', P .. 'outbox') >= OBMAX then
   return redis.error_reply('WL_FULL event outbox full (object storage down?)')
 end
 
+-- jstr quotes s as a JSON string; cjson only when s needs escaping (rare:
+-- ids, groups, sites and user ids are plain), as cjson costs microseconds.
+local function jstr(s)
+  if s == '' then return '""' end
+  if string.find(s, '[%c"\\]') then return cjson.encode(s) end
+  return '"' .. s .. '"'
+end
+-- evjson is the event for h's state after a change, without the closing
+-- brace (the caller may append the doc). Numbers are the hash's integer
+-- strings, written only by these scripts and Rebuild.
+local function evjson(seq, h, typ, actor, note)
+  return '{"seq":' .. seq .. ',"at":' .. NOW .. ',"task":"' .. h.id .. '","type":"' .. typ ..
+    '","actor":' .. jstr(actor) .. ',"note":' .. jstr(note) .. ',"group":' .. jstr(h.group) ..
+    ',"site":' .. jstr(h.site) .. ',"stage":"' .. h.stage .. '","state":"' .. h.state ..
+    '","priority":"' .. PN[tonumber(h.prio)] .. '","due":' .. h.due .. ',"created":' .. h.created ..
+    ',"assignee":' .. jstr(h.assignee) .. ',"reader":' .. jstr(h.reader) .. ',"token":' .. jstr(h.token) ..
+    ',"lease_expires":' .. h.lexp .. ',"flags":' .. jstr(h.flags) .. ',"version":' .. h.ver
+end
+`
+
+// helpers are the task operations of the cold scripts; the claim script
+// creates them only when a lease has to be expired (creating a dozen
+// closures on every claim is measurable).
+const helpers = `
 local function load(id)
   local raw = redis.call('HGETALL', P .. 't:' .. id)
   if #raw == 0 then return nil end
@@ -67,23 +93,6 @@ local function save(h, fields)
 end
 local function hasflag(h, f) return string.find(',' .. h.flags .. ',', ',' .. f .. ',', 1, true) ~= nil end
 local function inlist(list, v) return string.find('\n' .. list .. '\n', '\n' .. v .. '\n', 1, true) ~= nil end
--- jstr quotes s as a JSON string; cjson only when s needs escaping (rare:
--- ids, groups, sites and user ids are plain), as cjson costs microseconds.
-local function jstr(s)
-  if string.find(s, '[%c"\\]') then return cjson.encode(s) end
-  return '"' .. s .. '"'
-end
--- evjson is the event for h's state after a change, without the closing
--- brace (the caller may append the doc). Numbers are the hash's integer
--- strings, written only by these scripts and Rebuild.
-local function evjson(seq, h, typ, actor, note)
-  return '{"seq":' .. seq .. ',"at":' .. NOW .. ',"task":"' .. h.id .. '","type":"' .. typ ..
-    '","actor":' .. jstr(actor) .. ',"note":' .. jstr(note) .. ',"group":' .. jstr(h.group) ..
-    ',"site":' .. jstr(h.site) .. ',"stage":"' .. h.stage .. '","state":"' .. h.state ..
-    '","priority":"' .. PN[tonumber(h.prio)] .. '","due":' .. h.due .. ',"created":' .. h.created ..
-    ',"assignee":' .. jstr(h.assignee) .. ',"reader":' .. jstr(h.reader) .. ',"token":' .. jstr(h.token) ..
-    ',"lease_expires":' .. h.lexp .. ',"flags":' .. jstr(h.flags) .. ',"version":' .. h.ver
-end
 local function emit(h, typ, actor, note, withdoc)
   h.ver = tostring(tonumber(h.ver) + 1)
   redis.call('HSET', P .. 't:' .. h.id, 'ver', h.ver)
@@ -133,6 +142,8 @@ local function held(id, token, actor, admin)
 end
 `
 
+const prelude = core + helpers
+
 // upsert: ARGV[3]=dedupe key [4]=new id [5]=doc JSON [6]=group [7]=prio
 // [8]=due ms [9]=site. Returns {created, fields}.
 var upsertScript = goredis.NewScript(prelude + `
@@ -181,8 +192,11 @@ return {0, flat(h)}
 // the queue once per batch, removes and adds the batch's ids in one ZREM and
 // one ZADD, takes the batch's event numbers with one INCRBY and publishes
 // the batch's events in one message (lines of JSON).
-var claimNextScript = goredis.NewScript(prelude + `
-expire_due(32)
+var claimNextScript = goredis.NewScript(core + `
+if #redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', NOW, 'LIMIT', 0, 1) > 0 then
+` + helpers + `
+  expire_due(32)
+end
 local group, stage, n = ARGV[3], ARGV[4], tonumber(ARGV[5])
 local q = P .. 'q:' .. group .. ':' .. stage
 local cand = redis.call('ZRANGE', q, 0, n)
@@ -227,21 +241,25 @@ if #claims == 0 then return out end
 local lexp = tostring(NOW + LEASE)
 local seq = redis.call('INCRBY', P .. 'seq', #claims) - #claims
 local rm, add, evs = {}, {}, {}
-local h = {group = group, stage = stage, state = 'claimed', lexp = lexp, note = ''}
+-- evjson with the batch's constants folded in (tokens are hex from Go)
+local head = ',"at":' .. NOW .. ',"task":"'
+local mid = '","type":"claimed","note":"","group":' .. jstr(group) .. ',"stage":"' .. stage .. '","state":"claimed","actor":'
 for j, c in ipairs(claims) do
   local i, id = c[1], c[2]
   local f = fields[id]
   local actor, token = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
-  h.id = id; h.assignee = actor; h.token = token; h.reader = f[2]; h.ver = tostring(tonumber(f[3]) + 1)
-  h.prio = f[4]; h.due = f[5]; h.created = f[6]; h.flags = f[7]; h.site = f[8]
-  redis.call('HSET', P .. 't:' .. id, 'state', 'claimed', 'assignee', actor, 'token', token, 'lexp', lexp, 'ver', h.ver)
-  local js = evjson(seq + j, h, 'claimed', actor, '') .. '}'
+  local ver = tostring(tonumber(f[3]) + 1)
+  redis.call('HSET', P .. 't:' .. id, 'state', 'claimed', 'assignee', actor, 'token', token, 'lexp', lexp, 'ver', ver)
+  local aj = jstr(actor)
+  local js = '{"seq":' .. (seq + j) .. head .. id .. mid .. aj .. ',"assignee":' .. aj .. ',"site":' .. jstr(f[8]) ..
+    ',"priority":"' .. PN[tonumber(f[4])] .. '","due":' .. f[5] .. ',"created":' .. f[6] .. ',"reader":' .. jstr(f[2]) ..
+    ',"token":"' .. token .. '","lease_expires":' .. lexp .. ',"flags":' .. jstr(f[7]) .. ',"version":' .. ver .. '}'
   redis.call('RPUSH', P .. 'h:' .. id, js)
   if OBMAX > 0 then redis.call('XADD', P .. 'outbox', '*', 'e', js) end
   evs[j] = js
   rm[j] = id
   add[2 * j - 1] = lexp; add[2 * j] = id
-  out[i + 1] = {id, f[9], f[4], f[5], f[6], f[2], f[7], h.ver}
+  out[i + 1] = {id, f[9], f[4], f[5], f[6], f[2], f[7], ver}
 end
 redis.call('ZREM', q, unpack(rm))
 redis.call('ZADD', P .. 'leases', unpack(add))
