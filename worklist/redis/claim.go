@@ -128,8 +128,9 @@ func (q *Queue) claimNext(ctx context.Context, actor, group string, stage workli
 	}
 }
 
-// runClaims runs one batch, delivers its results, then hands the calls
-// that queued meanwhile to the first of them or frees the slot.
+// runClaims runs one batch, hands the calls that queued meanwhile to the
+// first of them (or frees the slot) so the next script is on its way, then
+// decodes and delivers this batch's results.
 func (q *Queue) runClaims(ctx context.Context, cl *claimer, batch []*claimReq) {
 	args := make([]any, 0, 5+2*len(batch))
 	args = append(args, q.obMax, q.leaseMS, cl.group, string(cl.stage), len(batch))
@@ -138,6 +139,20 @@ func (q *Queue) runClaims(ctx context.Context, cl *claimer, batch []*claimReq) {
 	}
 	cl.batches.Add(1)
 	v, err := claimNextScript.Run(context.WithoutCancel(ctx), q.c, []string{q.key()}, args...).Result()
+
+	cl.mu.Lock()
+	if len(cl.pending) == 0 {
+		cl.inflight--
+		cl.mu.Unlock()
+	} else {
+		n := min(len(cl.pending), claimBatchMax)
+		next := make([]*claimReq, n)
+		copy(next, cl.pending)
+		cl.pending = append(cl.pending[:0], cl.pending[n:]...)
+		cl.mu.Unlock()
+		next[0].res <- claimRes{lead: next}
+	}
+
 	res := q.claimResults(cl, batch, v, err)
 	for i, r := range batch {
 		if q.m != nil {
@@ -145,19 +160,6 @@ func (q *Queue) runClaims(ctx context.Context, cl *claimer, batch []*claimReq) {
 		}
 		r.res <- res[i]
 	}
-
-	cl.mu.Lock()
-	if len(cl.pending) == 0 {
-		cl.inflight--
-		cl.mu.Unlock()
-		return
-	}
-	n := min(len(cl.pending), claimBatchMax)
-	next := make([]*claimReq, n)
-	copy(next, cl.pending)
-	cl.pending = append(cl.pending[:0], cl.pending[n:]...)
-	cl.mu.Unlock()
-	next[0].res <- claimRes{lead: next}
 }
 
 // claimResults decodes claimNextScript's reply into one result per call.
