@@ -15,7 +15,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"image"
-	"image/jpeg"
 	"image/png"
 	"io"
 	"math"
@@ -118,7 +117,7 @@ func Encode(w io.Writer, img image.Image, p Params) error {
 	if q == 0 {
 		q = 90
 	}
-	return jpeg.Encode(w, img, &jpeg.Options{Quality: q})
+	return encodeJPEG(w, img, q)
 }
 
 // sample reads sample i of f as a signed integer (masked to BitsStored and
