@@ -71,13 +71,24 @@ type claimer struct {
 	batches atomic.Int64 // scripts run (tests)
 }
 
+type claimKey struct {
+	group string
+	stage worklist.Stage
+}
+
 func (q *Queue) claimer(group string, stage worklist.Stage) *claimer {
-	k := string(stage) + "\x00" + group
-	if c, ok := q.claimers.Load(k); ok {
-		return c.(*claimer)
+	k := claimKey{group, stage}
+	q.claimersMu.Lock()
+	defer q.claimersMu.Unlock()
+	c := q.claimers[k]
+	if c == nil {
+		if q.claimers == nil {
+			q.claimers = map[claimKey]*claimer{}
+		}
+		c = &claimer{group: group, stage: stage}
+		q.claimers[k] = c
 	}
-	c, _ := q.claimers.LoadOrStore(k, &claimer{group: group, stage: stage})
-	return c.(*claimer)
+	return c
 }
 
 // withdraw removes r from the waiting calls; false if it is already in a

@@ -59,7 +59,8 @@ type Queue struct {
 	hub     worklist.Hub
 	m       *worklist.Metrics
 
-	claimers sync.Map // stage+"\x00"+group → *claimer (claim.go)
+	claimersMu sync.Mutex
+	claimers   map[claimKey]*claimer // one per queue claimed from (claim.go)
 
 	subOnce sync.Once
 	subErr  error
