@@ -34,6 +34,8 @@ var equivQueries = []struct {
 	{catalog.StudyLevel, "StudyDate=-20200601&limit=2&offset=1"},
 	{catalog.StudyLevel, "ModalitiesInStudy=CT"},
 	{catalog.StudyLevel, "ModalitiesInStudy=MR,US&StudyDate=20190101-"},
+	{catalog.StudyLevel, "ModalitiesInStudy=CT&limit=2&offset=1"},
+	{catalog.StudyLevel, "ModalitiesInStudy=DX,MR&PatientName=li*"},
 	{catalog.StudyLevel, "AccessionNumber=A2"},
 	{catalog.StudyLevel, "StudyInstanceUID=1.3.1,1.3.4"},
 	{catalog.SeriesLevel, ""},
@@ -96,11 +98,17 @@ func randomRecord(r *rand.Rand) catalog.Record {
 // order (what `huren reindex` does after a FLUSHALL) and checks again.
 func TestEquivalence(t *testing.T) {
 	for _, tuning := range []struct {
-		name                    string
-		materialize, minC, maxC int
-	}{{"default", 5000, 64, 4096}, {"walk", 0, 1, 3}} {
+		name                               string
+		materialize, intersect, minC, maxC int
+	}{
+		{"default", 5000, 5000, 64, 4096},
+		{"walk", 0, 0, 1, 3},
+		// Single sets never gathered, intersections always.
+		{"intersect", 0, 5000, 1, 3},
+	} {
 		t.Run(tuning.name, func(t *testing.T) {
 			defer redis.SetTuning(tuning.materialize, tuning.minC, tuning.maxC)()
+			defer redis.SetIntersectMax(tuning.intersect)()
 			for seed := uint64(1); seed <= 3; seed++ {
 				r := rand.New(rand.NewPCG(seed, 42))
 				mem, red := memory.New(nil), newCatalog(t)

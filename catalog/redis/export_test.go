@@ -7,3 +7,11 @@ func SetTuning(materialize, minC, maxC int) (restore func()) {
 	materializeMax, minChunk, maxChunk, walkScan = materialize, minC, maxC, max(maxC, 1)
 	return func() { materializeMax, minChunk, maxChunk, walkScan = m, a, b, w }
 }
+
+// SetIntersectMax overrides the largest gathered intersection for a test
+// and returns a function restoring it.
+func SetIntersectMax(n int) (restore func()) {
+	old := intersectMax
+	intersectMax = n
+	return func() { intersectMax = old }
+}

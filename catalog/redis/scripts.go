@@ -190,7 +190,7 @@ end
 return out
 `)
 
-// walkScript walks the date index in canonical order (ZREVRANGEBYSCORE)
+// walkScript walks the date index in canonical order (ZREVRANGE by rank)
 // from an offset and returns the studies that are members of at least one
 // set of every group and, if a name prefix is given, have a PatientName
 // token starting with it, testing inside Redis so that UIDs of
@@ -213,31 +213,62 @@ for g = 1, tonumber(ARGV[8]) do
   groups[g] = keys
   i = i + n + 1
 end
-local out, scanned, done = {}, 0, 0
+-- Walk by rank: ZREVRANGEBYSCORE with LIMIT steps over its offset one
+-- entry at a time, so deep walks would be quadratic; ZREVRANGE by rank
+-- finds its start in O(log N). first and last are the ranks of the range.
+local first, last = 0, redis.call('ZCARD', KEYS[1]) - 1
+if hi ~= '+inf' then first = redis.call('ZCOUNT', KEYS[1], '(' .. hi, '+inf') end
+if lo ~= '-inf' then last = redis.call('ZCOUNT', KEYS[1], lo, '+inf') - 1 end
+-- Each batch of index entries is tested with one HMGET (name) and one
+-- SMISMEMBER per set key, on the entries still in the running: a
+-- redis.call per entry would cost more than the test itself.
+local out, scanned, done, batch = {}, 0, 0, 500
 while #out < want and scanned < maxscan do
-  local n = math.min(500, maxscan - scanned)
-  local ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], hi, lo, 'LIMIT', off + scanned, n)
-  for _, id in ipairs(ids) do
-    scanned = scanned + 1
-    local ok = true
-    if #prefix > 1 then
-      local v = redis.call('HGET', pnkey, id)
-      ok = v and string.find(v, prefix, 1, true) ~= nil
+  local n = math.min(batch, maxscan - scanned)
+  batch = math.min(batch * 2, 2000)
+  local from = first + off + scanned
+  local ids = {}
+  if from <= last then ids = redis.call('ZREVRANGE', KEYS[1], from, math.min(from + n - 1, last)) end
+  local cand = {}
+  for j = 1, #ids do cand[j] = j end
+  if #prefix > 1 and #cand > 0 then
+    local vs = redis.call('HMGET', pnkey, unpack(ids))
+    local keep = {}
+    for _, j in ipairs(cand) do
+      local v = vs[j]
+      if v and string.find(v, prefix, 1, true) then keep[#keep + 1] = j end
     end
-    for _, keys in ipairs(groups) do
-      if not ok then break end
-      local any = false
-      for _, k in ipairs(keys) do
-        if redis.call('SISMEMBER', k, id) == 1 then any = true break end
+    cand = keep
+  end
+  for _, keys in ipairs(groups) do
+    if #cand == 0 then break end
+    local args, hit = {}, {}
+    for x, j in ipairs(cand) do args[x] = ids[j] end
+    for _, k in ipairs(keys) do
+      local r = redis.call('SMISMEMBER', k, unpack(args))
+      for x = 1, #cand do
+        if r[x] == 1 then hit[x] = true end
       end
-      if not any then ok = false break end
     end
-    if ok then
-      out[#out + 1] = id
-      if #out >= want then break end
+    local keep = {}
+    for x, j in ipairs(cand) do
+      if hit[x] then keep[#keep + 1] = j end
+    end
+    cand = keep
+  end
+  local stopped = false
+  for _, j in ipairs(cand) do
+    out[#out + 1] = ids[j]
+    if #out >= want then
+      scanned = scanned + j
+      stopped = true
+      break
     end
   end
-  if #ids < n then done = 1 break end
+  if not stopped then
+    scanned = scanned + #ids
+    if #ids < n then done = 1 break end
+  end
 end
 local res = {off + scanned, done}
 for _, id in ipairs(out) do res[#res + 1] = id end

@@ -21,6 +21,13 @@ var (
 	// and sorted in Go; larger ones are cheaper to meet while walking the
 	// date index in order.
 	materializeMax = 2000
+	// intersectMax is the largest intersection of the modality and site
+	// sets gathered (sized like materializeMax: what is gathered is
+	// scored and sorted the same way).
+	intersectMax = 2000
+	// intersectScan bounds the set entries the intersections may walk
+	// (the smaller set of each pair): beyond it, the date walk is cheaper.
+	intersectScan = 20000
 	// Chunk sizes of the walk over the date index: the first chunk is the
 	// page (offset+limit) or minChunk, then it doubles up to maxChunk.
 	minChunk = 64
@@ -109,7 +116,9 @@ func (s *source) candidates(ctx context.Context, p *catalog.Plan) ([]string, str
 			s.frac *= min(float64(count.Val())/3/float64(t), 1)
 		}
 	}
-	// Small modality or site sets are worth gathering.
+	// Small modality or site sets are worth gathering, and so is a small
+	// intersection of both groups (e.g. a rare modality at two sites:
+	// neither set is small, but their intersection is).
 	groups := []struct {
 		kind string
 		vals []string
@@ -117,9 +126,11 @@ func (s *source) candidates(ctx context.Context, p *catalog.Plan) ([]string, str
 	pipe := c.rdb.Pipeline()
 	total := pipe.ZCard(ctx, c.key("x", "date"))
 	var cards [2][]*goredis.IntCmd
+	var keys [2][]string
 	for g, grp := range groups {
 		for _, v := range grp.vals {
-			cards[g] = append(cards[g], pipe.SCard(ctx, c.key("x", grp.kind, v)))
+			keys[g] = append(keys[g], c.key("x", grp.kind, v))
+			cards[g] = append(cards[g], pipe.SCard(ctx, keys[g][len(keys[g])-1]))
 		}
 	}
 	if pipe.Len() == 1 {
@@ -144,11 +155,62 @@ func (s *source) candidates(ctx context.Context, p *catalog.Plan) ([]string, str
 			best, bestN = g, n
 		}
 	}
-	if best < 0 {
+	if best >= 0 {
+		ids, err := union(groups[best].kind, groups[best].vals)
+		return ids, groups[best].kind, err
+	}
+	// The intersection of the groups, one pair of sets at a time. Redis
+	// intersects by walking the smaller set of a pair, so the cost is
+	// bounded by the smaller sets; the size is estimated assuming
+	// independence (a correlated pair returns more, never a wrong result).
+	combos, scan, est := crossKeys(keys, cards, total.Val())
+	if combos == nil || est > float64(intersectMax) || scan > int64(intersectScan) {
 		return nil, "", nil
 	}
-	ids, err := union(groups[best].kind, groups[best].vals)
-	return ids, groups[best].kind, err
+	pipe = c.rdb.Pipeline()
+	sets := make([]*goredis.StringSliceCmd, len(combos))
+	for i, keys := range combos {
+		sets[i] = pipe.SInter(ctx, keys...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, "", c.fail("search index intersection", err)
+	}
+	seen := make(map[string]bool, int(est)+1)
+	ids := make([]string, 0, int(est)+1)
+	for _, cmd := range sets {
+		for _, id := range cmd.Val() {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids, "sets", nil
+}
+
+// maxCombos bounds the pairs of sets whose intersections are gathered: a
+// query naming many modalities at many sites walks the date index instead.
+const maxCombos = 16
+
+// crossKeys returns the key pairs (one set of each of the two groups,
+// keys with their SCARD results) whose intersections together are the
+// studies in both groups, with the sum over pairs of the smaller set's
+// size (what the intersections scan) and of the expected intersection
+// size in a catalog of total studies. combos is nil when a group is absent
+// or there are more than maxCombos pairs.
+func crossKeys(keys [2][]string, cards [2][]*goredis.IntCmd, total int64) (combos [][]string, scan int64, est float64) {
+	if len(keys[0]) == 0 || len(keys[1]) == 0 || len(keys[0])*len(keys[1]) > maxCombos || total <= 0 {
+		return nil, 0, 0
+	}
+	for i, a := range keys[0] {
+		for j, b := range keys[1] {
+			na, nb := cards[0][i].Val(), cards[1][j].Val()
+			combos = append(combos, []string{a, b})
+			scan += min(na, nb)
+			est += float64(na) * float64(nb) / float64(total)
+		}
+	}
+	return combos, scan, est
 }
 
 func siteList(p *catalog.Plan) []string {
