@@ -41,6 +41,21 @@ func HashPassword(pw string, p Argon2Params) (string, error) {
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
+// dummyHash returns a well-formed PHC hash with these parameters that no
+// password matches (random salt and key): checking a password against it
+// costs exactly what checking a real one does, which keeps unknown
+// usernames from answering faster. Unlike hashing a dummy password it needs
+// no argon2 run to make, so a starting server does not allocate the
+// parameter's memory (64 MiB by default) before it serves anything.
+func dummyHash(p Argon2Params) (string, error) {
+	b := make([]byte, saltLen+keyLen)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("dummy hash: %w", err)
+	}
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
+		b64.EncodeToString(b[:saltLen]), b64.EncodeToString(b[saltLen:])), nil
+}
+
 // maxArgonMemory bounds the memory a stored hash may ask for (a tampered
 // record must not make login allocate gigabytes).
 const maxArgonMemory = 1 << 20 // 1 GiB in KiB

@@ -139,7 +139,7 @@ func New(store storage.Store, state State, cfg Config, log *slog.Logger) *Servic
 // goroutine that reloads them whenever the shared generation changes
 // (servers: true; one-shot CLI commands: false).
 func (s *Service) Start(ctx context.Context, refresh bool) error {
-	dummy, err := HashPassword("not-a-password-for-timing-only", s.cfg.Argon2)
+	dummy, err := dummyHash(s.cfg.Argon2)
 	if err != nil {
 		return err
 	}
