@@ -30,15 +30,15 @@ echo "== Go claim path (ClaimNext via go-redis, end to end), $N claims"
 go test -run '^$' -bench 'BenchmarkClaim/workers=(1|50)$' -benchtime "${N}x" ./worklist/redis/ | tee "$dir/go.txt" | grep Benchmark
 
 rb() { # clients claims prefix batch: prints claims/s
-	local out
-	out=$(WORKLIST_SEED_PREFIX=$3 WORKLIST_SEED_N=$2 go test -count=1 -run TestSeedForRedisBenchmark -v ./worklist/redis/)
+	local out reqs=$(($2 / $4))
+	out=$(WORKLIST_SEED_PREFIX=$3 WORKLIST_SEED_N=$((reqs * $4)) go test -count=1 -run TestSeedForRedisBenchmark -v ./worklist/redis/)
 	local sha base lease
 	sha=$(sed -n 's/^CLAIM_SHA=//p' <<<"$out"); base=$(sed -n 's/^KEY_BASE=//p' <<<"$out"); lease=$(sed -n 's/^LEASE_MS=//p' <<<"$out")
 	# Same ARGV as ClaimNext: outbox limit 0, lease, group, stage, batch
 	# size, then an actor and a (hex) token per claim.
 	local claims=() i
 	for ((i = 0; i < $4; i++)); do claims+=(bench 0123456789abcdef0123456789abcdef); done
-	redis-benchmark -p "$port" -c "$1" -n $(($2 / $4)) --csv EVALSHA "$sha" 1 "$base" 0 "$lease" g read "$4" "${claims[@]}" |
+	redis-benchmark -p "$port" -c "$1" -n "$reqs" --csv EVALSHA "$sha" 1 "$base" 0 "$lease" g read "$4" "${claims[@]}" |
 		awk -F'","' -v b="$4" 'NR==2 {printf "%.0f\n", $2 * b}'
 	local left; left=$(redis-cli -p "$port" zcard "${base}q:g:read")
 	[ "$left" = 0 ] || echo "warning: $left tasks unclaimed (claims failed?)" >&2
