@@ -29,6 +29,12 @@ var equivQueries = []struct {
 	{catalog.StudyLevel, "PatientName=zhang*"},
 	{catalog.StudyLevel, "PatientName=王*"},
 	{catalog.StudyLevel, "PatientName=*i*"},
+	{catalog.StudyLevel, "PatientName=zh*&limit=3"},
+	{catalog.StudyLevel, "PatientName=w*"},
+	{catalog.StudyLevel, "PatientName=wang x*"},
+	{catalog.StudyLevel, "PatientName=xiao*&StudyDate=20200101-"},
+	{catalog.StudyLevel, "PatientName=li*&ModalitiesInStudy=CT,MR&limit=2&offset=1"},
+	{catalog.StudyLevel, "PatientName=nobody*"},
 	{catalog.StudyLevel, "PatientName=li&fuzzymatching=true"},
 	{catalog.StudyLevel, "StudyDate=20200101-20201231"},
 	{catalog.StudyLevel, "StudyDate=-20200601&limit=2&offset=1"},
@@ -77,7 +83,8 @@ func randomRecord(r *rand.Rand) catalog.Record {
 	se := r.IntN(3)
 	pick := func(xs ...string) string { return xs[r.IntN(len(xs))] }
 	kv := []any{
-		"PatientName", pick("Zhang^San=张^三", "ZHANG^Wei", "Li^Si=李^四", "li^na", "Wang^Wu=王^五", "O'Brien"),
+		"PatientName", pick("Zhang^San=张^三", "ZHANG^Wei", "Li^Si=李^四", "li^na", "Wang^Wu=王^五", "O'Brien",
+			"Zhao^Li=赵^丽", "Wang Xiao^Ming", "^Li"),
 		"PatientID", pick("P1", "P2", "P3", "Q1"),
 		"AccessionNumber", pick("A1", "A2", ""),
 		"StudyDate", pick("20200101", "20200601", "20201231", "20190315", "", "2020"),
@@ -100,11 +107,17 @@ func TestEquivalence(t *testing.T) {
 	for _, tuning := range []struct {
 		name                               string
 		materialize, intersect, minC, maxC int
+		// oldPuts is the share (in quarters) of Puts made without the
+		// word index, as by an older version.
+		oldPuts int
 	}{
-		{"default", 5000, 5000, 64, 4096},
-		{"walk", 0, 0, 1, 3},
+		{"default", 5000, 5000, 64, 4096, 0},
+		{"walk", 0, 0, 1, 3, 0},
 		// Single sets never gathered, intersections always.
-		{"intersect", 0, 5000, 1, 3},
+		{"intersect", 0, 5000, 1, 3, 0},
+		// Data partly indexed by an older version: the word index must
+		// not be used (then the rebuild has it everywhere).
+		{"oldLayout", 0, 5000, 1, 3, 2},
 	} {
 		t.Run(tuning.name, func(t *testing.T) {
 			defer redis.SetTuning(tuning.materialize, tuning.minC, tuning.maxC)()
@@ -124,11 +137,13 @@ func TestEquivalence(t *testing.T) {
 						}
 						delete(live, rec.InstanceUID)
 					} else {
+						restore := redis.SetIndexWords(r.IntN(4) >= tuning.oldPuts)
 						for _, c := range []catalog.Catalog{mem, red} {
 							if err := c.Put(ctx, rec); err != nil {
 								t.Fatal(err)
 							}
 						}
+						restore()
 						live[rec.InstanceUID] = rec
 					}
 					if step%50 == 0 {

@@ -15,3 +15,11 @@ func SetIntersectMax(n int) (restore func()) {
 	intersectMax = n
 	return func() { intersectMax = old }
 }
+
+// SetIndexWords turns the word index of later Puts off (imitating data
+// indexed before it existed) or on, and returns a function restoring it.
+func SetIndexWords(on bool) (restore func()) {
+	old := indexWords
+	indexWords = on
+	return func() { indexWords = old }
+}

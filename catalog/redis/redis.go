@@ -40,6 +40,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -235,7 +236,28 @@ func (c *Catalog) studyIndex(study string, stPart dicomjson.Dataset) [][]string 
 	if len(toks) > 0 {
 		out = append(out, []string{"h", c.key("x", "pnv"), "\x1f" + strings.Join(toks, "\x1f")})
 	}
+	if indexWords {
+		for _, tok := range toks {
+			if isWord(tok) {
+				out = append(out, []string{"w", c.key("x", "pnw", tok), c.key("x", "pnwd"), tok})
+			}
+		}
+		out = append(out, []string{"c", c.key("x", "count"), "words"})
+	}
 	return out
+}
+
+// indexWords is false only in tests that imitate data indexed before the
+// word index existed.
+var indexWords = true
+
+// isWord reports whether a PN token is a word: it holds no group,
+// component or word separator. Every token starts with a word of the same
+// name (the first word of its first component), so the studies with a
+// token starting with a separator-free prefix are exactly those with a
+// word starting with it.
+func isWord(tok string) bool {
+	return !strings.ContainsAny(tok, "=^") && !strings.ContainsFunc(tok, unicode.IsSpace)
 }
 
 // Instance implements catalog.Catalog.

@@ -80,3 +80,32 @@ func TestConfigValidate(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestDeleteLeavesNothing checks that deleting every instance removes
+// every key, the indexes' included.
+func TestDeleteLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	addr := testbackend.RedisAddr(t)
+	prefix := testbackend.UniqueName("test:catalog:")
+	rdb := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer rdb.Close()
+	c := redis.New(rdb, prefix, nil)
+	t.Cleanup(func() { _ = c.Reset(context.Background()) })
+	recs := catalogtest.Fixture()
+	for _, rec := range recs {
+		if err := c.Put(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := rdb.Exists(ctx, "{"+prefix+"}:x:pnwd").Result(); err != nil || n != 1 {
+		t.Fatalf("word dictionary missing after Puts (%d, %v)", n, err)
+	}
+	for _, rec := range recs {
+		if err := c.Delete(ctx, rec.InstanceUID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if keys, err := rdb.Keys(ctx, "{"+prefix+"}*").Result(); err != nil || len(keys) > 0 {
+		t.Errorf("%d keys left after deleting everything (%v): %.8q", len(keys), err, keys)
+	}
+}

@@ -20,6 +20,12 @@ import goredis "github.com/redis/go-redis/v9"
 //	B.."x:pid:"..id / "x:acc:"..v / "x:mod:"..m / "x:site:"..s   set of studies
 //	B.."x:pn"              zset  (score 0) PNTokens(PatientName).."\0"..study, for ZRANGEBYLEX
 //	B.."x:pnv"             hash  study → "\x1f"-prefixed, "\x1f"-joined PNTokens(PatientName) (walk pre-filter)
+//	B.."x:pnw:"..word      zset  study → StudyScore, for each word token of PatientName
+//	                             (a PNTokens token without '=', '^' or spaces)
+//	B.."x:pnwd"            zset  (score 0) the words that have an x:pnw zset, for ZRANGEBYLEX
+//	B.."x:count"           hash  words → number of studies whose index list has the
+//	                             x:pnw entries (searches use x:pnw only when it equals
+//	                             ZCARD x:date, i.e. not on data indexed by older versions)
 //
 // An instance's "rec" holds the record with only its catalog.InstancePart;
 // its StudyPart and SeriesPart are stored once per distinct content in the
@@ -28,7 +34,10 @@ import goredis "github.com/redis/go-redis/v9"
 // instance-level attributes, not with repeated patient and study data. The
 // study part's index entries are x:<sha> (in the ":x" hash): a JSON list of ["s", setKey]
 // (SADD study), ["z", zsetKey, member] (ZADD 0 member) and
-// ["h", hashKey, value] (HSET study value). The study's
+// ["h", hashKey, value] (HSET study value), ["w", wordKey, dictKey, word]
+// (ZADD StudyScore study to the word's zset and the word to the
+// dictionary; on removal the word leaves the dictionary with its last
+// study) and ["c", countKey, field] (HINCRBY ±1). The study's
 // representative is the top of its ":i" zset (greatest ReceivedScore, ties:
 // greatest sop); "idx" is the index list currently applied, so a change of
 // representative removes exactly what the old one added.
@@ -38,7 +47,7 @@ import goredis "github.com/redis/go-redis/v9"
 // Redis Cluster as well as on a single server.
 const luaPrelude = `
 local B = ARGV[1]
-local function apply(idx, study, add)
+local function apply(idx, study, add, score)
   if not idx then return end
   local ok, list = pcall(cjson.decode, idx)
   if not ok or type(list) ~= 'table' then return end
@@ -49,6 +58,17 @@ local function apply(idx, study, add)
       if add then redis.call('ZADD', t[2], 0, t[3]) else redis.call('ZREM', t[2], t[3]) end
     elseif t[1] == 'h' then
       if add then redis.call('HSET', t[2], study, t[3]) else redis.call('HDEL', t[2], study) end
+    elseif t[1] == 'w' then
+      if add then
+        redis.call('ZADD', t[2], score, study)
+        redis.call('ZADD', t[3], 0, t[4])
+      else
+        redis.call('ZREM', t[2], study)
+        if redis.call('EXISTS', t[2]) == 0 then redis.call('ZREM', t[3], t[4]) end
+      end
+    elseif t[1] == 'c' then
+      if add then redis.call('HINCRBY', t[2], t[3], 1)
+      elseif redis.call('HINCRBY', t[2], t[3], -1) <= 0 then redis.call('HDEL', t[2], t[3]) end
     end
   end
 end
@@ -70,7 +90,7 @@ local function refresh_study(study)
   end
   apply(redis.call('HGET', sk .. ':x', 'idx'), study, false)
   local idx = redis.call('HGET', sk .. ':x', 'x:' .. v[1])
-  apply(idx, study, true)
+  apply(idx, study, true, v[2])
   redis.call('HSET', sk .. ':x', 'idx', idx)
   redis.call('HSET', sk, 'rep', top[1], 'repsha', v[1], 'score', v[2])
   redis.call('ZADD', B .. 'x:date', v[2], study)

@@ -2,8 +2,8 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,18 +21,28 @@ var (
 	// and sorted in Go; larger ones are cheaper to meet while walking the
 	// date index in order.
 	materializeMax = 2000
-	// intersectMax is the largest intersection of the modality and site
-	// sets gathered (sized like materializeMax: what is gathered is
-	// scored and sorted the same way).
+	// intersectMax is the largest expected intersection of index sets
+	// gathered with ZINTER (sized like materializeMax: what is gathered is
+	// sorted the same way).
 	intersectMax = 2000
 	// intersectScan bounds the set entries the intersections may walk
-	// (the smaller set of each pair): beyond it, the date walk is cheaper.
+	// (Redis walks the smallest set of each intersection): beyond it,
+	// walking the date index is cheaper.
 	intersectScan = 20000
+	// maxWords bounds the words a name prefix may stand for to be searched
+	// through the word index (x:pnw); "W*" matching dozens of words walks
+	// the date index instead.
+	maxWords = 8
 	// Chunk sizes of the walk over the date index: the first chunk is the
 	// page (offset+limit) or minChunk, then it doubles up to maxChunk.
 	minChunk = 64
 	maxChunk = 8192
 )
+
+// maxCombos bounds the intersections gathered for one search (one per
+// combination of a set of each group): a query naming many modalities at
+// many sites walks an index instead.
+const maxCombos = 16
 
 // source is one search's view of the catalog (catalog.Source).
 type source struct {
@@ -46,61 +56,136 @@ type source struct {
 	frac float64
 }
 
+// route is how a search meets its candidates: a gathered list, or a walk
+// over a zset ordered like the results.
+type route struct {
+	// ids, when non-nil, are the gathered candidates; scores, when
+	// non-nil, their StudyScores (else read from the date index).
+	ids    []string
+	scores []int64
+	// used names the pre-filters every candidate is known to pass: "mod"
+	// or "site" (that set group), "sets" (both groups), "name" (the name
+	// prefix).
+	used string
+	// walk, when ids is nil, is the zset walked: the date index, or the
+	// zset of the one word a name prefix stands for (every member has the
+	// prefix). prefix is the name prefix still to test while walking.
+	walk   string
+	prefix string
+}
+
 func (s *source) ScanStudies(ctx context.Context, p *catalog.Plan, fn func(catalog.StudyView) bool) error {
-	cand, used, err := s.candidates(ctx, p)
+	r, err := s.route(ctx, p)
 	if err != nil {
 		return err
 	}
-	if cand != nil {
-		return s.walkList(ctx, p, cand, used, fn)
+	if r.ids != nil {
+		return s.walkList(ctx, p, r, fn)
 	}
-	return s.walkDates(ctx, p, fn)
+	return s.walkIndex(ctx, p, r, fn)
 }
 
-// candidates gathers a small candidate set from the most selective index
-// the plan allows, or returns nil to walk the date index. used names the
-// set group ("mod", "site") it came from, which need not be pre-filtered
-// again.
-func (s *source) candidates(ctx context.Context, p *catalog.Plan) ([]string, string, error) {
+// setGroup is the modality or site set group of a plan: a study must be in
+// one of its sets.
+type setGroup struct {
+	kind  string
+	keys  []string
+	cards []*goredis.IntCmd
+	n     int64 // sum of the set sizes
+}
+
+// route picks the cheapest way to the candidates the plan allows, from
+// the sizes of the indexes it could use (one round trip).
+func (s *source) route(ctx context.Context, p *catalog.Plan) (route, error) {
 	c := s.c
-	union := func(kind string, vals []string) ([]string, error) {
+	date := c.key("x", "date")
+	union := func(kind string, vals []string) (route, error) {
 		keys := make([]string, len(vals))
 		for i, v := range vals {
 			keys[i] = c.key("x", kind, v)
 		}
 		if len(keys) == 0 {
-			return []string{}, nil
+			return route{ids: []string{}}, nil
 		}
 		ids, err := c.rdb.SUnion(ctx, keys...).Result()
 		if err != nil {
-			return nil, c.fail("search index "+kind, err)
+			return route{}, c.fail("search index "+kind, err)
 		}
-		return ids, nil
+		return route{ids: ids, used: kind}, nil
 	}
 	switch {
 	case p.StudyUIDs != nil:
-		return p.StudyUIDs, "", nil
+		return route{ids: p.StudyUIDs}, nil
 	case p.PatientIDs != nil:
-		ids, err := union("pid", p.PatientIDs)
-		return ids, "", err
+		r, err := union("pid", p.PatientIDs)
+		r.used = ""
+		return r, err
 	case p.Accessions != nil:
-		ids, err := union("acc", p.Accessions)
-		return ids, "", err
+		r, err := union("acc", p.Accessions)
+		r.used = ""
+		return r, err
 	}
-	if p.NamePrefix != "" {
-		// A study has about three tokens with a given prefix (the whole
-		// name, the group, the component), hence the factors of 4 and 3.
-		lo, hi := "["+p.NamePrefix, "["+p.NamePrefix+"\xff"
-		pipe := c.rdb.Pipeline()
-		count := pipe.ZLexCount(ctx, c.key("x", "pn"), lo, hi)
-		total := pipe.ZCard(ctx, c.key("x", "date"))
-		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, "", c.fail("search name index", err)
+	var groups []*setGroup
+	for _, g := range []struct {
+		kind string
+		vals []string
+	}{{"mod", p.Modalities}, {"site", siteList(p)}} {
+		if g.vals != nil {
+			sg := &setGroup{kind: g.kind}
+			for _, v := range g.vals {
+				sg.keys = append(sg.keys, c.key("x", g.kind, v))
+			}
+			groups = append(groups, sg)
 		}
-		if count.Val() <= 3*int64(materializeMax) {
+	}
+	if p.NamePrefix == "" && groups == nil {
+		return route{walk: date}, nil
+	}
+
+	// MULTI: the word count and the date index size must be read together.
+	pipe := c.rdb.TxPipeline()
+	total := pipe.ZCard(ctx, date)
+	for _, g := range groups {
+		for _, k := range g.keys {
+			g.cards = append(g.cards, pipe.SCard(ctx, k))
+		}
+	}
+	lo, hi := "["+p.NamePrefix, "["+p.NamePrefix+"\xff"
+	var lexCount *goredis.IntCmd
+	var words *goredis.StringSliceCmd
+	var indexed *goredis.StringCmd
+	if p.NamePrefix != "" {
+		lexCount = pipe.ZLexCount(ctx, c.key("x", "pn"), lo, hi)
+		if isWord(p.NamePrefix) {
+			words = pipe.ZRangeByLex(ctx, c.key("x", "pnwd"), &goredis.ZRangeBy{Min: lo, Max: hi, Count: int64(maxWords) + 1})
+			indexed = pipe.HGet(ctx, c.key("x", "count"), "words")
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return route{}, c.fail("search index sizes", err)
+	}
+	t := total.Val()
+	for _, g := range groups {
+		for _, cmd := range g.cards {
+			g.n += cmd.Val()
+		}
+		if t > 0 {
+			s.frac *= float64(g.n) / float64(t) // independence assumed
+		}
+	}
+
+	if words != nil && len(words.Val()) <= maxWords && indexed.Val() == strconv.FormatInt(t, 10) {
+		// Every study is in the word index, and the prefix stands for a
+		// few words.
+		return s.routeWords(ctx, p, words.Val(), groups, t)
+	}
+	if lexCount != nil {
+		// A study has about three tokens with a given prefix (the whole
+		// name, the group, the component), hence the factors of 3.
+		if lexCount.Val() <= 3*int64(materializeMax) {
 			members, err := c.rdb.ZRangeByLex(ctx, c.key("x", "pn"), &goredis.ZRangeBy{Min: lo, Max: hi}).Result()
 			if err != nil {
-				return nil, "", c.fail("search name index", err)
+				return route{}, c.fail("search name index", err)
 			}
 			seen := map[string]bool{}
 			ids := []string{}
@@ -110,107 +195,160 @@ func (s *source) candidates(ctx context.Context, p *catalog.Plan) ([]string, str
 					ids = append(ids, m[i+1:])
 				}
 			}
-			return ids, "name", nil
+			return route{ids: ids, used: "name"}, nil
 		}
-		if t := total.Val(); t > 0 {
-			s.frac *= min(float64(count.Val())/3/float64(t), 1)
+		if t > 0 {
+			s.frac *= min(float64(lexCount.Val())/3/float64(t), 1)
 		}
 	}
-	// Small modality or site sets are worth gathering, and so is a small
+	// A small modality or site set is worth gathering, and so is a small
 	// intersection of both groups (e.g. a rare modality at two sites:
 	// neither set is small, but their intersection is).
-	groups := []struct {
-		kind string
-		vals []string
-	}{{"mod", p.Modalities}, {"site", siteList(p)}}
+	var best *setGroup
+	for _, g := range groups {
+		if g.n <= int64(materializeMax) && (best == nil || g.n < best.n) {
+			best = g
+		}
+	}
+	if best != nil {
+		vals := p.Modalities
+		if best.kind == "site" {
+			vals = siteList(p)
+		}
+		return union(best.kind, vals)
+	}
+	if len(groups) == 2 {
+		sizes := map[string]int64{date: t}
+		if r, ok, err := s.intersect(ctx, []string{date}, sizes, groups, t); ok || err != nil {
+			return r, err
+		}
+	}
+	return route{walk: date, prefix: p.NamePrefix}, nil
+}
+
+// routeWords routes a search whose name prefix stands for the given words
+// (all of them, at most maxWords): each word's zset holds exactly the
+// studies with that word, in date order.
+func (s *source) routeWords(ctx context.Context, p *catalog.Plan, words []string, groups []*setGroup, total int64) (route, error) {
+	c := s.c
+	if len(words) == 0 {
+		return route{ids: []string{}}, nil // no name has such a word
+	}
+	keys := make([]string, len(words))
 	pipe := c.rdb.Pipeline()
-	total := pipe.ZCard(ctx, c.key("x", "date"))
-	var cards [2][]*goredis.IntCmd
-	var keys [2][]string
-	for g, grp := range groups {
-		for _, v := range grp.vals {
-			keys[g] = append(keys[g], c.key("x", grp.kind, v))
-			cards[g] = append(cards[g], pipe.SCard(ctx, keys[g][len(keys[g])-1]))
-		}
-	}
-	if pipe.Len() == 1 {
-		return nil, "", nil
+	cards := make([]*goredis.IntCmd, len(words))
+	for i, w := range words {
+		keys[i] = c.key("x", "pnw", w)
+		cards[i] = pipe.ZCard(ctx, keys[i])
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, "", c.fail("search index sizes", err)
+		return route{}, c.fail("search word index", err)
 	}
-	best, bestN := -1, int64(math.MaxInt64)
-	for g, grp := range groups {
-		if grp.vals == nil {
-			continue
-		}
-		var n int64
-		for _, cmd := range cards[g] {
-			n += cmd.Val()
-		}
-		if t := total.Val(); t > 0 {
-			s.frac *= float64(n) / float64(t) // independence assumed
-		}
-		if n <= int64(materializeMax) && n < bestN {
-			best, bestN = g, n
+	sizes := map[string]int64{}
+	var n int64
+	for i, k := range keys {
+		sizes[k] = cards[i].Val()
+		n += cards[i].Val()
+	}
+	if total > 0 {
+		s.frac *= min(float64(n)/float64(total), 1)
+	}
+	if groups != nil {
+		if r, ok, err := s.intersect(ctx, keys, sizes, groups, total); ok || err != nil {
+			return r, err
 		}
 	}
-	if best >= 0 {
-		ids, err := union(groups[best].kind, groups[best].vals)
-		return ids, groups[best].kind, err
+	if len(keys) == 1 {
+		return route{walk: keys[0]}, nil
 	}
-	// The intersection of the groups, one pair of sets at a time. Redis
-	// intersects by walking the smaller set of a pair, so the cost is
-	// bounded by the smaller sets; the size is estimated assuming
-	// independence (a correlated pair returns more, never a wrong result).
-	combos, scan, est := crossKeys(keys, cards, total.Val())
-	if combos == nil || est > float64(intersectMax) || scan > int64(intersectScan) {
-		return nil, "", nil
+	if n <= int64(materializeMax) {
+		// Gather the words' studies with their scores (a study may have
+		// several of the words).
+		pipe := c.rdb.Pipeline()
+		zs := make([]*goredis.ZSliceCmd, len(keys))
+		for i, k := range keys {
+			zs[i] = pipe.ZRangeWithScores(ctx, k, 0, -1)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return route{}, c.fail("search word index", err)
+		}
+		r := route{ids: []string{}, scores: []int64{}, used: "name"}
+		seen := map[string]bool{}
+		for _, cmd := range zs {
+			for _, z := range cmd.Val() {
+				if id, _ := z.Member.(string); !seen[id] {
+					seen[id] = true
+					r.ids, r.scores = append(r.ids, id), append(r.scores, int64(z.Score))
+				}
+			}
+		}
+		return r, nil
 	}
-	pipe = c.rdb.Pipeline()
-	sets := make([]*goredis.StringSliceCmd, len(combos))
-	for i, keys := range combos {
-		sets[i] = pipe.SInter(ctx, keys...)
+	return route{walk: c.key("x", "date"), prefix: p.NamePrefix}, nil
+}
+
+// intersect gathers, with their StudyScores, the members of the score
+// zsets (the date index, or word zsets) that are in a set of every group,
+// with one ZINTER per combination, when the combinations are few and the
+// expected result small (independence assumed; a correlated combination
+// returns more, never a wrong result) and cheap to compute (Redis walks
+// the smallest input of each). ok is false when it is not worth it.
+func (s *source) intersect(ctx context.Context, scoreKeys []string, sizes map[string]int64, groups []*setGroup, total int64) (route, bool, error) {
+	combos := [][]string{{}}
+	for _, g := range groups {
+		var next [][]string
+		for _, cmb := range combos {
+			for i, k := range g.keys {
+				sizes[k] = g.cards[i].Val()
+				next = append(next, append(cmb[:len(cmb):len(cmb)], k))
+			}
+		}
+		combos = next
+	}
+	if total <= 0 || len(scoreKeys)*len(combos) > maxCombos {
+		return route{}, false, nil
+	}
+	var est float64
+	var scan int64
+	for _, sk := range scoreKeys {
+		for _, cmb := range combos {
+			e, smallest := float64(sizes[sk]), sizes[sk]
+			for _, k := range cmb {
+				e *= float64(sizes[k]) / float64(total)
+				smallest = min(smallest, sizes[k])
+			}
+			est += e
+			scan += smallest
+		}
+	}
+	if est > float64(intersectMax) || scan > int64(intersectScan) {
+		return route{}, false, nil
+	}
+	c := s.c
+	pipe := c.rdb.Pipeline()
+	var cmds []*goredis.ZSliceCmd
+	for _, sk := range scoreKeys {
+		for _, cmb := range combos {
+			// The sets' members score 1: weight 0 keeps the score key's.
+			weights := make([]float64, len(cmb)+1)
+			weights[0] = 1
+			cmds = append(cmds, pipe.ZInterWithScores(ctx, &goredis.ZStore{Keys: append([]string{sk}, cmb...), Weights: weights}))
+		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, "", c.fail("search index intersection", err)
+		return route{}, false, c.fail("search index intersection", err)
 	}
-	seen := make(map[string]bool, int(est)+1)
-	ids := make([]string, 0, int(est)+1)
-	for _, cmd := range sets {
-		for _, id := range cmd.Val() {
-			if !seen[id] {
+	r := route{ids: []string{}, scores: []int64{}, used: "sets"}
+	seen := map[string]bool{}
+	for _, cmd := range cmds {
+		for _, z := range cmd.Val() {
+			if id, _ := z.Member.(string); !seen[id] {
 				seen[id] = true
-				ids = append(ids, id)
+				r.ids, r.scores = append(r.ids, id), append(r.scores, int64(z.Score))
 			}
 		}
 	}
-	return ids, "sets", nil
-}
-
-// maxCombos bounds the pairs of sets whose intersections are gathered: a
-// query naming many modalities at many sites walks the date index instead.
-const maxCombos = 16
-
-// crossKeys returns the key pairs (one set of each of the two groups,
-// keys with their SCARD results) whose intersections together are the
-// studies in both groups, with the sum over pairs of the smaller set's
-// size (what the intersections scan) and of the expected intersection
-// size in a catalog of total studies. combos is nil when a group is absent
-// or there are more than maxCombos pairs.
-func crossKeys(keys [2][]string, cards [2][]*goredis.IntCmd, total int64) (combos [][]string, scan int64, est float64) {
-	if len(keys[0]) == 0 || len(keys[1]) == 0 || len(keys[0])*len(keys[1]) > maxCombos || total <= 0 {
-		return nil, 0, 0
-	}
-	for i, a := range keys[0] {
-		for j, b := range keys[1] {
-			na, nb := cards[0][i].Val(), cards[1][j].Val()
-			combos = append(combos, []string{a, b})
-			scan += min(na, nb)
-			est += float64(na) * float64(nb) / float64(total)
-		}
-	}
-	return combos, scan, est
+	return r, true, nil
 }
 
 func siteList(p *catalog.Plan) []string {
@@ -227,13 +365,21 @@ func siteList(p *catalog.Plan) []string {
 
 // walkList orders a gathered candidate list by the date index and yields
 // it chunk by chunk.
-func (s *source) walkList(ctx context.Context, p *catalog.Plan, ids []string, used string, fn func(catalog.StudyView) bool) error {
+func (s *source) walkList(ctx context.Context, p *catalog.Plan, r route, fn func(catalog.StudyView) bool) error {
+	ids := r.ids
 	if len(ids) == 0 {
 		return nil
 	}
-	scores, err := s.c.rdb.ZMScore(ctx, s.c.key("x", "date"), ids...).Result()
-	if err != nil {
-		return s.c.fail("search scores", err)
+	scores := r.scores
+	if scores == nil {
+		fs, err := s.c.rdb.ZMScore(ctx, s.c.key("x", "date"), ids...).Result()
+		if err != nil {
+			return s.c.fail("search scores", err)
+		}
+		scores = make([]int64, len(fs))
+		for i, f := range fs {
+			scores[i] = int64(f)
+		}
 	}
 	type cand struct {
 		uid   string
@@ -241,7 +387,7 @@ func (s *source) walkList(ctx context.Context, p *catalog.Plan, ids []string, us
 	}
 	cs := make([]cand, 0, len(ids))
 	for i, id := range ids {
-		sc := int64(scores[i])
+		sc := scores[i]
 		if p.DateRange && (sc < p.ScoreMin || sc > p.ScoreMax) {
 			continue
 		}
@@ -255,7 +401,7 @@ func (s *source) walkList(ctx context.Context, p *catalog.Plan, ids []string, us
 		for _, x := range cs[start:end] {
 			batch = append(batch, x.uid)
 		}
-		more, err := s.yield(ctx, p, batch, used, fn)
+		more, err := s.yield(ctx, p, batch, r.used, fn)
 		if err != nil || !more {
 			return err
 		}
@@ -264,8 +410,9 @@ func (s *source) walkList(ctx context.Context, p *catalog.Plan, ids []string, us
 	return nil
 }
 
-// walkDates walks the date index in canonical order.
-func (s *source) walkDates(ctx context.Context, p *catalog.Plan, fn func(catalog.StudyView) bool) error {
+// walkIndex walks r.walk (the date index or a word's zset) in canonical
+// order, restricted to the StudyDate range.
+func (s *source) walkIndex(ctx context.Context, p *catalog.Plan, r route, fn func(catalog.StudyView) bool) error {
 	lo, hi := "-inf", "+inf"
 	if p.DateRange {
 		lo, hi = strconv.FormatInt(p.ScoreMin, 10), strconv.FormatInt(p.ScoreMax, 10)
@@ -283,8 +430,9 @@ func (s *source) walkDates(ctx context.Context, p *catalog.Plan, fn func(catalog
 			groups = append(groups, keys)
 		}
 	}
-	if groups != nil || p.NamePrefix != "" {
-		return s.walkSets(ctx, p, lo, hi, groups, fn)
+	date := s.c.key("x", "date")
+	if groups != nil || r.prefix != "" || r.walk != date {
+		return s.walkSets(ctx, p, r.walk, lo, hi, r.prefix, groups, fn)
 	}
 	offset := int64(0)
 	want := p.Offset + p.Limit
@@ -297,7 +445,7 @@ func (s *source) walkDates(ctx context.Context, p *catalog.Plan, fn func(catalog
 		chunk = max(int(est), minChunk)
 	}
 	for {
-		ids, err := s.c.rdb.ZRevRangeByScore(ctx, s.c.key("x", "date"), &goredis.ZRangeBy{
+		ids, err := s.c.rdb.ZRevRangeByScore(ctx, date, &goredis.ZRangeBy{
 			Min: lo, Max: hi, Offset: offset, Count: int64(chunk)}).Result()
 		if err != nil {
 			return s.c.fail("search date index", err)
@@ -311,10 +459,11 @@ func (s *source) walkDates(ctx context.Context, p *catalog.Plan, fn func(catalog
 	}
 }
 
-// walkSets walks the date index with walkScript, which keeps only the
-// studies in the modality/site set groups and with the name prefix.
-func (s *source) walkSets(ctx context.Context, p *catalog.Plan, lo, hi string, groups [][]string, fn func(catalog.StudyView) bool) error {
-	args := []any{lo, hi, 0, max(p.Offset+p.Limit, minChunk), walkScan, s.c.key("x", "pnv"), p.NamePrefix, len(groups)}
+// walkSets walks a zset ordered like the results (the date index or a
+// word's zset) with walkScript, which keeps only the studies in the
+// modality/site set groups and with the name prefix.
+func (s *source) walkSets(ctx context.Context, p *catalog.Plan, key, lo, hi, prefix string, groups [][]string, fn func(catalog.StudyView) bool) error {
+	args := []any{lo, hi, 0, max(p.Offset+p.Limit, minChunk), walkScan, s.c.key("x", "pnv"), prefix, len(groups)}
 	for _, g := range groups {
 		args = append(args, len(g))
 		for _, k := range g {
@@ -322,7 +471,7 @@ func (s *source) walkSets(ctx context.Context, p *catalog.Plan, lo, hi string, g
 		}
 	}
 	for {
-		res, err := walkScript.Run(ctx, s.c.rdb, []string{s.c.key("x", "date")}, args...).Slice()
+		res, err := walkScript.Run(ctx, s.c.rdb, []string{key}, args...).Slice()
 		if err != nil {
 			return s.c.fail("search walk", err)
 		}
