@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"sync"
 	"time"
 
@@ -93,6 +95,13 @@ func encodeItem(m *Meta, base string) ([]byte, error) {
 // buildBundle (re)writes the bundle of one series from the catalog's
 // current list, reusing items of the previous bundle where the instance is
 // unchanged.
+//
+// Memory stays small whatever the series size (a 4000-slice CT has a 10 MB
+// bundle): the old bundle is read sequentially, items in the same order as
+// the catalog lists them (new instances are inserted, removed ones
+// skipped), and the new body is spooled to a temporary file, then stored
+// behind its header with one streaming Put. An old item found out of order
+// is not searched for: its instance's metadata object is read instead.
 func (s *Service) buildBundle(ctx context.Context, study, series string) error {
 	recs, err := s.cat.Instances(ctx, study, series)
 	if errors.Is(err, catalog.ErrNotFound) {
@@ -101,53 +110,136 @@ func (s *Service) buildBundle(ctx context.Context, study, series string) error {
 	if err != nil {
 		return fmt.Errorf("bundle %s/%s: %w", study, series, err)
 	}
-	old := map[string][]byte{}
-	if hdr, body, err := s.readBundleAll(ctx, study, series, Etag(recs)); err == nil {
-		if body == nil {
+	etag := Etag(recs)
+	old := &oldBundle{}
+	if hdr, br, c, err := openBundle(ctx, s.store, study, series); err == nil {
+		defer c.Close()
+		if hdr.Etag == etag {
 			return nil // already current
 		}
-		var off int64
-		for _, it := range hdr.Items {
-			if off+it.Len > int64(len(body)) {
-				break
-			}
-			old[it.SOP+" "+it.SHA256] = body[off : off+it.Len]
-			off += it.Len + 1
+		old.items, old.r = hdr.Items, br
+	}
+	spool, err := os.CreateTemp(s.cfg.TempDir, "huren-bundle-*.json")
+	if errors.Is(err, fs.ErrNotExist) && s.cfg.TempDir != "" {
+		if mkErr := os.MkdirAll(s.cfg.TempDir, 0o700); mkErr == nil {
+			spool, err = os.CreateTemp(s.cfg.TempDir, "huren-bundle-*.json")
 		}
 	}
-	hdr := bundleHeader{Version: bundleVersion, Etag: Etag(recs), Items: make([]bundleItem, 0, len(recs))}
-	var body bytes.Buffer
+	if err != nil {
+		return fmt.Errorf("bundle %s/%s: spool: %w", study, series, err)
+	}
+	defer func() {
+		spool.Close()
+		os.Remove(spool.Name())
+	}()
+	body := bufio.NewWriterSize(spool, 64<<10)
+	hdr := bundleHeader{Version: bundleVersion, Etag: etag, Items: make([]bundleItem, 0, len(recs))}
+	var size int64
 	for i, r := range recs {
-		item, ok := old[r.InstanceUID+" "+r.SHA256]
-		if !ok {
+		if i > 0 {
+			if err := body.WriteByte(','); err != nil {
+				return fmt.Errorf("bundle %s/%s: spool: %w", study, series, err)
+			}
+			size++
+		}
+		n, found, err := old.copyItem(body, r.InstanceUID, r.SHA256)
+		if err != nil {
+			return fmt.Errorf("bundle %s/%s: %w", study, series, err)
+		}
+		if !found {
 			m, err := s.InstanceMeta(ctx, r)
 			if err != nil {
 				return fmt.Errorf("bundle %s/%s: %w", study, series, err)
 			}
-			if item, err = encodeItem(m, basePlaceholder); err != nil {
+			item, err := encodeItem(m, basePlaceholder)
+			if err != nil {
 				return err
 			}
+			if _, err := body.Write(item); err != nil {
+				return fmt.Errorf("bundle %s/%s: spool: %w", study, series, err)
+			}
+			n = int64(len(item))
 		}
-		if i > 0 {
-			body.WriteByte(',')
-		}
-		body.Write(item)
-		hdr.Items = append(hdr.Items, bundleItem{SOP: r.InstanceUID, SHA256: r.SHA256, Len: int64(len(item))})
-		if body.Len() > maxBundleBytes {
+		size += n
+		hdr.Items = append(hdr.Items, bundleItem{SOP: r.InstanceUID, SHA256: r.SHA256, Len: n})
+		if size > maxBundleBytes {
 			s.log.Warn("series metadata too large to bundle; served by assembly", "study", study, "series", series)
 			return s.store.Delete(ctx, BundleKey(study, series))
 		}
+	}
+	if err := body.Flush(); err != nil {
+		return fmt.Errorf("bundle %s/%s: spool: %w", study, series, err)
 	}
 	h, err := json.Marshal(hdr)
 	if err != nil {
 		return err
 	}
-	full := make([]byte, 0, len(h)+1+body.Len())
-	full = append(append(append(full, h...), '\n'), body.Bytes()...)
-	if _, err := s.store.Put(ctx, BundleKey(study, series), bytes.NewReader(full), storage.PutOptions{ContentType: "application/json", Size: int64(len(full))}); err != nil {
+	h = append(h, '\n')
+	r := io.MultiReader(bytes.NewReader(h), io.NewSectionReader(spool, 0, size))
+	if _, err := s.store.Put(ctx, BundleKey(study, series), r, storage.PutOptions{ContentType: "application/json", Size: int64(len(h)) + size, Lazy: true}); err != nil {
 		return fmt.Errorf("bundle %s/%s: %w", study, series, err)
 	}
 	return nil
+}
+
+// oldBundle walks the items of the previous bundle in order.
+type oldBundle struct {
+	items []bundleItem
+	r     *bufio.Reader // positioned at the start of items[0]
+	bad   bool          // unreadable: stop reusing
+}
+
+// copyItem copies the old item of (sop, sha) to w if it comes next in the
+// old bundle, skipping items of instances that are gone or changed. found
+// is false when it is not there (a new or changed instance, or the old
+// bundle is out of order or damaged); nothing is written then.
+func (o *oldBundle) copyItem(w io.Writer, sop, sha string) (int64, bool, error) {
+	if o.bad || o.r == nil {
+		return 0, false, nil
+	}
+	j := -1
+	for k, it := range o.items {
+		if it.SOP == sop {
+			j = k
+			break
+		}
+		if k > 64 {
+			break // not near the front: a new instance, keep the old ones
+		}
+	}
+	if j < 0 || o.items[j].SHA256 != sha {
+		return 0, false, nil
+	}
+	for _, it := range o.items[:j+1] {
+		if it.Len < 0 || it.Len > maxBundleBytes {
+			o.bad = true
+			return 0, false, nil
+		}
+	}
+	// Skip the items before it (instances removed or re-sent since).
+	for _, it := range o.items[:j] {
+		if _, err := o.r.Discard(int(it.Len) + 1); err != nil {
+			o.bad = true
+			return 0, false, nil
+		}
+	}
+	it := o.items[j]
+	o.items = o.items[j+1:]
+	// Copy through a buffer first so a short old bundle writes nothing.
+	buf := make([]byte, it.Len)
+	if _, err := io.ReadFull(o.r, buf); err != nil {
+		o.bad = true
+		return 0, false, nil
+	}
+	if len(o.items) > 0 {
+		if sep, err := o.r.ReadByte(); err != nil || sep != ',' {
+			o.bad = true
+		}
+	}
+	if _, err := w.Write(buf); err != nil {
+		return 0, false, fmt.Errorf("spool: %w", err)
+	}
+	return it.Len, true, nil
 }
 
 // openBundle opens a bundle and reads its header; the returned reader is
@@ -176,24 +268,6 @@ func openBundle(ctx context.Context, st storage.Reader, study, series string) (*
 		return nil, nil, nil, fmt.Errorf("bundle %s/%s: bad header", study, series)
 	}
 	return &hdr, br, rc, nil
-}
-
-// readBundleAll reads a bundle; when its etag is current it stops after
-// the header and returns a nil body.
-func (s *Service) readBundleAll(ctx context.Context, study, series, current string) (*bundleHeader, []byte, error) {
-	hdr, br, c, err := openBundle(ctx, s.store, study, series)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer c.Close()
-	if hdr.Etag == current {
-		return hdr, nil, nil
-	}
-	body, err := io.ReadAll(io.LimitReader(br, maxBundleBytes+1))
-	if err != nil {
-		return nil, nil, err
-	}
-	return hdr, body, nil
 }
 
 // WriteMetadata streams the WADO-RS metadata of recs as one JSON array to

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/huren-health/huren/catalog"
 	"github.com/huren-health/huren/ingest"
 )
 
@@ -106,4 +107,96 @@ func equalJSON(t *testing.T, a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return bytes.Equal(x, y)
+}
+
+// A rebuild reuses the old bundle's items of unchanged instances (reading
+// no metadata object for them), skips removed ones and reads only the new
+// instance's metadata.
+func TestSeriesBundleIncremental(t *testing.T) { forEachBackend(t, testSeriesBundleIncremental) }
+
+func testSeriesBundleIncremental(t *testing.T, b backends) {
+	ctx := context.Background()
+	f := newFixture(t, b, nil)
+	files := seriesFiles(t)
+	if len(files) < 3 {
+		t.Fatalf("need 3 instances of one series, testdata has %d", len(files))
+	}
+	var recs []catalog.Record
+	for _, p := range files[:2] {
+		r, err := f.ingest(t, readFile(t, p), ingest.Source{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r.Record)
+	}
+	study, series := recs[0].StudyUID, recs[0].SeriesUID
+	metadata := func() []map[string]any {
+		t.Helper()
+		cur, err := f.cat.Instances(ctx, study, series)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := f.svc.WriteMetadata(ctx, &buf, cur, "http://h/dicom-web"); err != nil {
+			t.Fatal(err)
+		}
+		var out []map[string]any
+		if err := json.Unmarshal(buf.Bytes(), &out); err != nil {
+			t.Fatalf("metadata is not a JSON array: %v", err)
+		}
+		return out
+	}
+	if err := f.svc.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := metadata()
+	bySOP := map[string]map[string]any{}
+	for _, item := range before {
+		bySOP[sopOf(item)] = item
+	}
+	for _, r := range recs {
+		if err := f.store.Delete(ctx, r.MetaKey); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.cat.Delete(ctx, recs[0].InstanceUID); err != nil {
+		t.Fatal(err)
+	}
+	added, err := f.ingest(t, readFile(t, files[2]), ingest.Source{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hits := hitCount(t, f)
+	after := metadata()
+	if hitCount(t, f) != hits+1 {
+		t.Fatal("rebuilt bundle not served")
+	}
+	if got := metricValue(t, f.reg, "huren_ingest_metadata_rebuilt_total"); got != 0 {
+		t.Errorf("%v metadata objects were rebuilt: the old bundle's items were not reused", got)
+	}
+	if len(after) != 2 {
+		t.Fatalf("%d items after rebuild, want 2 (1 kept + 1 new)", len(after))
+	}
+	for _, item := range after {
+		sop := sopOf(item)
+		switch {
+		case sop == recs[0].InstanceUID:
+			t.Errorf("removed instance %s still in the bundle", sop)
+		case sop == added.SOPInstanceUID:
+		case !equalJSON(t, bySOP[sop], item):
+			t.Errorf("reused item %s differs from the old bundle's", sop)
+		}
+	}
+}
+
+func sopOf(item map[string]any) string {
+	v, _ := item["00080018"].(map[string]any)["Value"].([]any)
+	if len(v) == 0 {
+		return ""
+	}
+	s, _ := v[0].(string)
+	return s
 }
