@@ -31,8 +31,14 @@ import (
 // tasks its actor may claim).
 //
 // Leadership: the caller that finds a free slot runs the script itself. When
-// its script returns it delivers every result and hands the next batch to
-// the first waiting caller, which runs it (no extra goroutine, no timer).
+// its script returns it first hands the next batch to the first waiting
+// caller, which runs it (no extra goroutine, no timer), then decodes and
+// delivers its own batch's results.
+//
+// claimInflight = 2 keeps Redis busy while one batch's results travel back
+// (1 measured about 40 % slower with 50 workers; 3 no better than 2), and
+// claimBatchMax bounds one script's run time (and its ARGV) to well under a
+// millisecond.
 //
 // Cancellation: a caller whose context ends while it waits is withdrawn
 // and gets the context's error. Once its claim is in a script that has been
