@@ -37,7 +37,7 @@ import (
 //
 // claimInflight = 2 keeps Redis busy while one batch's results travel back
 // (1 measured about 40 % slower with 50 workers; 3 no better than 2), and
-// claimBatchMax bounds one script's run time (and its ARGV) to well under a
+// claimBatchMax bounds one script's run time (and its ARGV) to about a
 // millisecond.
 //
 // Cancellation: a caller whose context ends while it waits is withdrawn
