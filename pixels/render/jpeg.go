@@ -9,7 +9,6 @@ import (
 	"io"
 	"runtime"
 	"sync"
-	"sync/atomic"
 )
 
 // stripMinPixels: grey images from this size up are JPEG-encoded in
@@ -17,79 +16,148 @@ import (
 // fast and the output is exactly image/jpeg's.
 const stripMinPixels = 1 << 20
 
-// encodeJPEG encodes img at quality q. A large grey image (a radiograph at
-// full size: 7.5 Mpx, ~70 ms in one image/jpeg encoder) is cut into
-// horizontal strips a multiple of 8 rows high, each encoded by image/jpeg
-// on its own core, and the strips are joined into one baseline JPEG with a
-// restart interval of one strip: every strip's entropy-coded data starts
-// with DC predictions at zero and ends byte-aligned, which is exactly what
-// a decoder expects after a restart marker. Each 8×8 block is coded as the
-// single encoder would code it, so the decoded pixels are identical.
+// stripMCURows is the height of a strip in 8-pixel MCU rows: small enough
+// that a streamed frame needs only a few strip buffers, large enough that
+// the per-strip cost (a header, a restart marker) is noise.
+const stripMCURows = 16
+
+// encodeJPEG encodes img at quality q: large grey images in strips
+// (jpegStrips), everything else with one image/jpeg encoder.
 func encodeJPEG(w io.Writer, img image.Image, q int) error {
-	opts := &jpeg.Options{Quality: q}
 	g, ok := img.(*image.Gray)
-	workers := runtime.GOMAXPROCS(0)
-	if !ok || workers < 2 || g.Rect.Dx()*g.Rect.Dy() < stripMinPixels {
-		return jpeg.Encode(w, img, opts)
+	if !ok {
+		return jpeg.Encode(w, img, &jpeg.Options{Quality: q})
+	}
+	js, ok := newJPEGStrips(g.Rect.Dx(), g.Rect.Dy(), q)
+	if !ok {
+		return jpeg.Encode(w, img, &jpeg.Options{Quality: q})
 	}
 	b := g.Rect
-	mcuCols, mcuRows := (b.Dx()+7)/8, (b.Dy()+7)/8
-	if b.Dx() >= 1<<16 || b.Dy() >= 1<<16 {
-		return jpeg.Encode(w, img, opts) // image/jpeg's own error
+	for i := 0; i < js.n; i++ {
+		y0 := b.Min.Y + i*js.height
+		js.encode(i, g.SubImage(image.Rect(b.Min.X, y0, b.Max.X, min(b.Max.Y, y0+js.height))).(*image.Gray), false)
 	}
-	// Two strips per core balance uneven strips; the restart interval
-	// (MCUs per strip) must fit in 16 bits.
-	stripRows := (mcuRows + 2*workers - 1) / (2 * workers)
-	stripRows = max(1, min(stripRows, 0xFFFF/mcuCols))
-	n := (mcuRows + stripRows - 1) / stripRows
-	if n < 2 {
-		return jpeg.Encode(w, img, opts)
-	}
-	parts := make([]bytes.Buffer, n)
-	errs := make([]error, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(workers, n) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				r := image.Rect(b.Min.X, b.Min.Y+i*stripRows*8, b.Max.X, min(b.Max.Y, b.Min.Y+(i+1)*stripRows*8))
-				parts[i].Grow(r.Dx()*r.Dy()/8 + 1024)
-				errs[i] = jpeg.Encode(&parts[i], g.SubImage(r), opts)
-			}
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := js.finish(w); err != errStripLayout {
 		return err
 	}
-	header, sof, ok := jpegHeader(parts[0].Bytes())
-	if !ok {
-		return jpeg.Encode(w, img, opts) // not the layout this code knows: never guess
+	return jpeg.Encode(w, img, &jpeg.Options{Quality: q})
+}
+
+// jpegStrips encodes a large grey image as horizontal strips a multiple of
+// 8 rows high, each by image/jpeg on its own goroutine (at most GOMAXPROCS
+// at once), and joins them into one baseline JPEG with a restart interval
+// of one strip. Each strip's entropy-coded data starts with DC predictions
+// at zero and ends byte-aligned (image/jpeg pads with 1-bits), which is
+// exactly what a decoder expects after a restart marker, and every 8×8
+// block is coded as a single encoder would code it: the decoded pixels are
+// identical to image/jpeg's. A full-size radiograph (7.5 Mpx, ~70 ms in one
+// encoder) is encoded by all cores, and a streamed frame is encoded while
+// it is still being read (GreyStream), never held whole.
+type jpegStrips struct {
+	w, h, q int
+	height  int // rows per strip (the last may be shorter)
+	n       int
+	mcus    int // restart interval: MCUs per strip
+	parts   []bytes.Buffer
+	errs    []error
+	slots   chan struct{} // bounds concurrent encoders
+	free    chan *image.Gray
+	wg      sync.WaitGroup
+}
+
+// newJPEGStrips plans the strips of a w×h grey image; ok is false when
+// striping does not pay (small image, one core) or cannot be expressed.
+func newJPEGStrips(w, h, q int) (*jpegStrips, bool) {
+	workers := runtime.GOMAXPROCS(0)
+	if workers < 2 || w*h < stripMinPixels || w >= 1<<16 || h >= 1<<16 {
+		return nil, false
 	}
-	header = bytes.Clone(header)
-	binary.BigEndian.PutUint16(header[sof+5:], uint16(b.Dy()))
+	mcuCols := (w + 7) / 8
+	rows := max(1, min(stripMCURows, 0xFFFF/mcuCols)) // restart interval fits 16 bits
+	js := &jpegStrips{w: w, h: h, q: q, height: rows * 8, mcus: rows * mcuCols}
+	js.n = (h + js.height - 1) / js.height
+	if js.n < 2 {
+		return nil, false
+	}
+	js.parts = make([]bytes.Buffer, js.n)
+	js.errs = make([]error, js.n)
+	js.slots = make(chan struct{}, workers)
+	js.free = make(chan *image.Gray, workers+1)
+	return js, true
+}
+
+// buffer returns a strip-sized image to fill, recycled from encoded strips
+// when possible.
+func (js *jpegStrips) buffer() *image.Gray {
+	select {
+	case g := <-js.free:
+		return g
+	default:
+		return image.NewGray(image.Rect(0, 0, js.w, js.height))
+	}
+}
+
+// encode starts encoding strip i from g (js.height rows, fewer for the
+// last strip). It blocks while every encoder slot is busy, which is the
+// back-pressure on a reader producing strips faster. recycle hands g back
+// to buffer() once encoded.
+func (js *jpegStrips) encode(i int, g *image.Gray, recycle bool) {
+	js.slots <- struct{}{}
+	js.wg.Add(1)
+	go func() {
+		defer js.wg.Done()
+		defer func() { <-js.slots }()
+		js.parts[i].Grow(g.Rect.Dx()*g.Rect.Dy()/8 + 1024)
+		js.errs[i] = jpeg.Encode(&js.parts[i], g, &jpeg.Options{Quality: js.q})
+		if recycle && g.Rect.Dy() == js.height {
+			select {
+			case js.free <- g:
+			default:
+			}
+		}
+	}()
+}
+
+// errStripLayout: image/jpeg wrote something this code does not know how
+// to join; nothing was written yet.
+var errStripLayout = errors.New("render: unexpected image/jpeg strip layout")
+
+// finish waits for every strip and writes the joined JPEG. It checks every
+// strip before writing anything.
+func (js *jpegStrips) finish(w io.Writer) error {
+	js.wg.Wait()
+	if err := errors.Join(js.errs...); err != nil {
+		return err
+	}
+	data := make([][]byte, js.n) // entropy-coded data of each strip
+	var header []byte
+	for i := range js.parts {
+		p := js.parts[i].Bytes()
+		h, sof, ok := jpegHeader(p)
+		if !ok || len(p) < len(h)+2 || p[len(p)-2] != 0xFF || p[len(p)-1] != 0xD9 {
+			return errStripLayout
+		}
+		if i == 0 {
+			header = bytes.Clone(h)
+			binary.BigEndian.PutUint16(header[sof+5:], uint16(js.h))
+		}
+		data[i] = p[len(h) : len(p)-2]
+	}
 	sos := len(header) - len(sosGray)
-	out := make([]byte, 0, 16)
+	out := make([]byte, 0, len(header)+6)
 	out = append(out, header[:sos]...)
 	out = append(out, 0xFF, 0xDD, 0, 4) // DRI: restart every strip
-	out = binary.BigEndian.AppendUint16(out, uint16(stripRows*mcuCols))
+	out = binary.BigEndian.AppendUint16(out, uint16(js.mcus))
 	out = append(out, header[sos:]...)
 	if _, err := w.Write(out); err != nil {
 		return err
 	}
-	for i := range parts {
-		p := parts[i].Bytes()
-		h, _, ok := jpegHeader(p)
-		if !ok || len(p) < len(h)+2 || p[len(p)-2] != 0xFF || p[len(p)-1] != 0xD9 {
-			return errors.New("render: unexpected image/jpeg strip layout")
-		}
-		if _, err := w.Write(p[len(h) : len(p)-2]); err != nil {
+	for i, d := range data {
+		if _, err := w.Write(d); err != nil {
 			return err
 		}
 		marker := []byte{0xFF, 0xD9} // EOI after the last strip
-		if i < n-1 {
+		if i < js.n-1 {
 			marker[1] = 0xD0 + byte(i%8) // RSTi
 		}
 		if _, err := w.Write(marker); err != nil {

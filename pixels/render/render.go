@@ -113,11 +113,15 @@ func Encode(w io.Writer, img image.Image, p Params) error {
 		enc := png.Encoder{CompressionLevel: png.BestSpeed}
 		return enc.Encode(w, img)
 	}
-	q := p.Quality
-	if q == 0 {
-		q = 90
+	return encodeJPEG(w, img, p.quality())
+}
+
+// quality is the JPEG quality to use (default 90).
+func (p Params) quality() int {
+	if p.Quality == 0 {
+		return 90
 	}
-	return encodeJPEG(w, img, q)
+	return p.Quality
 }
 
 // sample reads sample i of f as a signed integer (masked to BitsStored and

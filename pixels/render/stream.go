@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"image"
+	"io"
 
 	"github.com/huren-health/huren/errkind"
 	"github.com/huren-health/huren/pixels"
@@ -27,9 +28,14 @@ type GreyStream struct {
 	table            []uint8
 	p                Params
 	y                int         // next row
-	full             *image.Gray // output at natural size (nil when box)
+	full             *image.Gray // output at natural size (nil when box or js)
 	box              *boxReducer
 	rowBuf           []uint8 // mapped row handed to box
+	// js encodes a large full-size JPEG strip by strip while rows arrive:
+	// strip (a recycled buffer) is being filled, stripI is its index.
+	js     *jpegStrips
+	strip  *image.Gray
+	stripI int
 }
 
 // NewGreyStream prepares the rendering of one frame described by info
@@ -53,10 +59,15 @@ func NewGreyStream(info pixels.Info, d pixels.Display, p Params) (*GreyStream, e
 	f := &pixels.Frame{BitsAllocated: info.BitsAllocated, BitsStored: info.BitsStored}
 	s := &GreyStream{cols: info.Columns, rows: info.Rows, bits: info.BitsAllocated,
 		rowBytes: info.Columns * info.BitsAllocated / 8, table: g.table(storedBits(f), info.Signed()), p: p}
-	if tw, th, scale := fit(s.cols, s.rows, p.Width, p.Height); scale < 0.5 && (tw != s.cols || th != s.rows) {
+	tw, th, scale := fit(s.cols, s.rows, p.Width, p.Height)
+	natural := tw == s.cols && th == s.rows
+	switch js, ok := newJPEGStrips(s.cols, s.rows, p.quality()); {
+	case scale < 0.5 && !natural:
 		s.box = newBoxReducer(s.cols, s.rows, tw, th)
 		s.rowBuf = make([]uint8, s.cols)
-	} else {
+	case natural && p.Format != "image/png" && ok:
+		s.js, s.strip = js, js.buffer()
+	default:
 		s.full = image.NewGray(image.Rect(0, 0, s.cols, s.rows))
 	}
 	return s, nil
@@ -80,6 +91,22 @@ func (s *GreyStream) Write(src []byte) error {
 		s.y += n
 		return nil
 	}
+	if s.js != nil {
+		for n > 0 {
+			at := s.y - s.stripI*s.js.height // rows already in the strip
+			k := min(n, s.js.height-at)
+			mapRow(s.strip.Pix[at*s.cols:(at+k)*s.cols], src, s.bits, s.table)
+			src, n, s.y = src[k*s.rowBytes:], n-k, s.y+k
+			if at+k == s.js.height || s.y == s.rows {
+				s.js.encode(s.stripI, s.strip.SubImage(image.Rect(0, 0, s.cols, at+k)).(*image.Gray), true)
+				s.stripI++
+				if s.y < s.rows {
+					s.strip = s.js.buffer()
+				}
+			}
+		}
+		return nil
+	}
 	for i := 0; i < n; i++ {
 		mapRow(s.rowBuf, src[i*s.rowBytes:], s.bits, s.table)
 		s.box.row(s.rowBuf)
@@ -88,11 +115,31 @@ func (s *GreyStream) Write(src []byte) error {
 	return nil
 }
 
+// Encode writes the rendered image as p.Format once every row was
+// written: the same bytes as Encode(w, Render(…), p).
+func (s *GreyStream) Encode(w io.Writer) error {
+	if s.js == nil {
+		img, err := s.Image()
+		if err != nil {
+			return err
+		}
+		return Encode(w, img, s.p)
+	}
+	if s.y != s.rows {
+		return fmt.Errorf("render: %d of %d rows written: %w", s.y, s.rows, pixels.ErrCorrupt)
+	}
+	return s.js.finish(w)
+}
+
 // Image returns the rendered image at the viewport size once every row
-// was written.
+// was written. A large full-size JPEG rendering is encoded while its rows
+// arrive and has no image: use Encode.
 func (s *GreyStream) Image() (image.Image, error) {
 	if s.y != s.rows {
 		return nil, fmt.Errorf("render: %d of %d rows written: %w", s.y, s.rows, pixels.ErrCorrupt)
+	}
+	if s.js != nil {
+		return nil, fmt.Errorf("render: a full-size JPEG stream has no image, use Encode: %w", ErrNeedsFrame)
 	}
 	if s.box != nil {
 		return s.box.dst, nil

@@ -2,11 +2,14 @@ package render_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/huren-health/huren/pixels"
@@ -125,5 +128,68 @@ func TestGreyStreamMisuse(t *testing.T) {
 	info.BitsAllocated = 32
 	if _, err := render.NewGreyStream(info, pixels.Display{}, p); !errors.Is(err, render.ErrNeedsFrame) {
 		t.Errorf("32-bit: %v", err)
+	}
+}
+
+// TestGreyStreamStripedJPEG: a large full-size JPEG rendering is encoded
+// strip by strip while rows arrive, and its bytes are exactly those of
+// Encode(Render(frame)) whatever the chunking (rows split across strips,
+// a last strip shorter than the others).
+func TestGreyStreamStripedJPEG(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	const cols, rows = 1203, 1011
+	f := &pixels.Frame{Rows: rows, Columns: cols, SamplesPerPixel: 1, BitsAllocated: 16, BitsStored: 14, Photometric: "MONOCHROME1", Data: make([]byte, cols*rows*2)}
+	for i := 0; i < cols*rows; i++ {
+		x, y := i%cols, i/cols
+		binary.LittleEndian.PutUint16(f.Data[2*i:], uint16((x*7+y*3+(x*y)%97)%16384))
+	}
+	d := pixels.Display{RescaleSlope: 1, Windows: []pixels.Window{{Center: 8192, Width: 12000}}}
+	info := pixels.Info{Rows: rows, Columns: cols, Frames: 1, SamplesPerPixel: 1, BitsAllocated: 16, BitsStored: 14, Photometric: "MONOCHROME1"}
+	for _, p := range []render.Params{{}, {Quality: 75}} {
+		im, err := render.Render(f, d, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want bytes.Buffer
+		if err := render.Encode(&want, im, p); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(want.Bytes()[:1024], []byte{0xFF, 0xDD}) {
+			t.Fatal("reference is not striped: the test no longer covers the pipeline")
+		}
+		for _, chunkRows := range []int{1, 7, 128, 300, rows} {
+			s, err := render.NewGreyStream(info, d, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for y := 0; y < rows; y += chunkRows {
+				if err := s.Write(f.Data[y*cols*2 : min(rows, y+chunkRows)*cols*2]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := s.Image(); err == nil {
+				t.Error("Image of a striped JPEG stream: no error")
+			}
+			var got bytes.Buffer
+			if err := s.Encode(&got); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Bytes(), want.Bytes()) {
+				t.Errorf("q%d, chunks of %d rows: streamed JPEG (%d bytes) differs from Encode(Render) (%d bytes)", p.Quality, chunkRows, got.Len(), want.Len())
+			}
+		}
+	}
+	// Encode before every row arrived is an error.
+	s, err := render.NewGreyStream(info, d, render.Params{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(f.Data[:cols*2*200]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Encode(io.Discard); !errors.Is(err, pixels.ErrCorrupt) {
+		t.Errorf("encode after 200 of %d rows: %v", rows, err)
 	}
 }

@@ -100,19 +100,24 @@ func frameNumber(t target, thumb bool, frames int) int {
 }
 
 func encode(im image.Image, p render.Params) ([]byte, error) {
-	var buf bytes.Buffer
-	// Room for a typical result up front: growing by doubling would copy
-	// (and first touch) about twice the bytes.
-	px := im.Bounds().Dx() * im.Bounds().Dy()
-	if p.Format == "image/png" {
-		buf.Grow(px/2 + 4096)
-	} else {
-		buf.Grow(px/8 + 4096)
-	}
-	if err := render.Encode(&buf, im, p); err != nil {
+	buf := outputBuffer(im.Bounds().Dx()*im.Bounds().Dy(), p)
+	if err := render.Encode(buf, im, p); err != nil {
 		return nil, fmt.Errorf("encode %s: %w", p.Format, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// outputBuffer has room for a typical encoding of px source pixels (the
+// viewport makes it an overestimate): growing by doubling would copy, and
+// in a fresh process first touch, about twice the bytes.
+func outputBuffer(px int, p render.Params) *bytes.Buffer {
+	if p.Width > 0 || p.Height > 0 {
+		px = min(px, max(p.Width, p.Height)*max(p.Width, p.Height))
+	}
+	if p.Format == "image/png" {
+		return bytes.NewBuffer(make([]byte, 0, px/2+4096))
+	}
+	return bytes.NewBuffer(make([]byte, 0, px/8+4096))
 }
 
 // errNotStreamed: renderStreamed does not apply (compressed, colour, no
@@ -226,16 +231,12 @@ func (h *Handler) renderStreamed(ctx context.Context, t target, p render.Params,
 		}
 		left -= int64(k)
 	}
-	im, err := gs.Image()
-	if err != nil {
-		return nil, err
-	}
-	b, err := encode(im, p)
-	if err != nil {
-		return nil, err
+	buf := outputBuffer(hdr.Columns*hdr.Rows, p)
+	if err := gs.Encode(buf); err != nil {
+		return nil, fmt.Errorf("encode %s: %w", p.Format, err)
 	}
 	h.metrics.observe("render", start)
-	return b, nil
+	return buf.Bytes(), nil
 }
 
 // readErr: an object that ends before the size storage reported is

@@ -91,6 +91,7 @@ func TestRenderedStreamed(t *testing.T) {
 	f.putBytes("bigheader", synthetic(300, 250, 1, 200<<10), study+".9", study+".9.1", "site-a")
 	f.putBytes("3frames", synthetic(512, 512, 3, 0), study+".9", study+".9.2", "site-a")
 	f.putBytes("9frames", synthetic(512, 512, 9, 0), study+".9", study+".9.3", "site-a")
+	f.putBytes("large", synthetic(1011, 1203, 1, 0), study+".9", study+".9.4", "site-a")
 	for i, name := range []string{"modality/CR-MONO1-10-chest", "modality/mlut_18.dcm", "modality/vlut_04.dcm"} {
 		f.put(name, study+".10", fmt.Sprintf("%s.10.%d", study, i+1), "site-a")
 	}
@@ -114,6 +115,9 @@ func TestRenderedStreamed(t *testing.T) {
 		{f.instPath("3frames") + "/thumbnail", "", true}, // frame 2: after the first read
 		{f.instPath("9frames") + "/thumbnail", "", true}, // frame 5: a range read
 		{f.instPath("9frames") + "/rendered", "image/png", true},
+		{f.instPath("large") + "/rendered", "", true}, // JPEG encoded in strips while read
+		{f.instPath("large") + "/rendered?quality=60", "", true},
+		{f.instPath("large") + "/rendered?viewport=2000,2000", "", true}, // Catmull-Rom upscale
 	}
 	for _, tc := range cases {
 		t.Run(tc.path, func(t *testing.T) {
