@@ -11,10 +11,16 @@
 // and never knows which codec produced it; pixels/web serves WADO-RS frames,
 // rendered images and thumbnails.
 //
-// Untrusted input: Parse never panics on any byte sequence (it is fuzzed), it
-// bounds recursion, and it checks the declared geometry
-// (Rows×Columns×Frames×Samples×Bits) against the actual Pixel Data length, or
-// against Limits, before any decoder allocates an output buffer.
+// ParseHeader does the same walk on the first bytes of a file and, for a
+// native little endian image, says where each frame lies in the file
+// (NativeFrameRange), so a renderer can stream a frame from storage
+// instead of holding the file and a decoded copy.
+//
+// Untrusted input: Parse and ParseHeader never panic on any byte sequence
+// (both are fuzzed), they bound recursion, and they check the declared
+// geometry (Rows×Columns×Frames×Samples×Bits) against the actual Pixel Data
+// length (ParseHeader: against the file's size), or against Limits, before
+// any decoder allocates an output buffer.
 //
 // Concurrency: a parsed *Image is immutable after Parse and safe for
 // concurrent use; Registry is read-only after construction; decoders are

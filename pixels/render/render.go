@@ -7,8 +7,13 @@
 // (disintegration/imaging) → JPEG or PNG. Colour frames are converted to
 // RGB (YBR_FULL/YBR_PARTIAL, PALETTE COLOR via its LUTs).
 //
-// It only sees pixels.Frame and pixels.Display, never codecs. Functions are
-// pure and safe for concurrent use.
+// GreyStream runs the same grey pipeline over rows as they are read (a
+// native frame streamed from storage) with pixel-identical results. Large
+// grey JPEGs are encoded in parallel strips joined with restart markers.
+//
+// It only sees pixels.Frame, pixels.Info and pixels.Display, never codecs.
+// Functions are pure and safe for concurrent use; a GreyStream belongs to
+// one goroutine.
 package render
 
 import (

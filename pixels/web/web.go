@@ -7,6 +7,10 @@
 // Locator (catalog.Catalog satisfies it). Parsed instances, decoded frames
 // and rendered images are kept in a byte-bounded LRU keyed by the
 // instance's SHA-256, so a cached entry can never describe other bytes.
+// A native grey frame that is not already parsed in the cache is rendered
+// while it is read from storage (pixels.ParseHeader on the first bytes,
+// then render.GreyStream over the frame's rows): a large radiograph is
+// never held whole, and only the rendered image is cached.
 // A Handler is safe for concurrent use.
 package web
 
