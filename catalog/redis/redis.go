@@ -224,7 +224,8 @@ func (c *Catalog) studyIndex(study string, stPart dicomjson.Dataset) [][]string 
 	}
 	seen := map[string]bool{}
 	var toks []string
-	for _, name := range stPart.Strings(catalog.TagPatientName) {
+	names := stPart.Strings(catalog.TagPatientName)
+	for _, name := range names {
 		for _, tok := range catalog.PNTokens(name) {
 			if !seen[tok] {
 				seen[tok] = true
@@ -237,6 +238,10 @@ func (c *Catalog) studyIndex(study string, stPart dicomjson.Dataset) [][]string 
 		out = append(out, []string{"h", c.key("x", "pnv"), "\x1f" + strings.Join(toks, "\x1f")})
 	}
 	if indexWords {
+		if len(toks) > 0 {
+			b, _ := json.Marshal(names) // strings: cannot fail
+			out = append(out, []string{"h", c.key("x", "pnn"), string(b)})
+		}
 		for _, tok := range toks {
 			if isWord(tok) {
 				out = append(out, []string{"w", c.key("x", "pnw", tok), c.key("x", "pnwd"), tok})

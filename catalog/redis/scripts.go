@@ -20,6 +20,7 @@ import goredis "github.com/redis/go-redis/v9"
 //	B.."x:pid:"..id / "x:acc:"..v / "x:mod:"..m / "x:site:"..s   set of studies
 //	B.."x:pn"              zset  (score 0) PNTokens(PatientName).."\0"..study, for ZRANGEBYLEX
 //	B.."x:pnv"             hash  study → "\x1f"-prefixed, "\x1f"-joined PNTokens(PatientName) (walk pre-filter)
+//	B.."x:pnn"             hash  study → JSON array of its PatientName values (search pre-filter)
 //	B.."x:pnw:"..word      zset  study → StudyScore, for each word token of PatientName
 //	                             (a PNTokens token without '=', '^' or spaces)
 //	B.."x:pnwd"            zset  (score 0) the words that have an x:pnw zset, for ZRANGEBYLEX

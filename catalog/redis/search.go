@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -539,20 +540,8 @@ func (s *source) yield(ctx context.Context, p *catalog.Plan, ids []string, used 
 		}
 	}
 	if p.HasStudyKey(catalog.TagPatientName) && used != "name" {
-		// Names are small: read them for the whole batch and drop the
-		// studies whose name cannot match before reading summaries.
-		names, err := c.rdb.HMGet(ctx, c.key("x", "pnv"), ids...).Result()
-		if err != nil {
-			return false, c.fail("search name prefilter", err)
-		}
-		for i, v := range names {
-			var e *dicomjson.Element
-			if str, ok := v.(string); ok {
-				// The tokens of a name, as values: their tokens are the
-				// name's tokens again, so the PN matcher decides the same.
-				e = &dicomjson.Element{VR: "PN", Value: toAny(strings.Split(strings.TrimPrefix(str, "\x1f"), "\x1f"))}
-			}
-			keep[i] = keep[i] && p.MatchStudyElement(catalog.TagPatientName, e)
+		if err := s.prefilterNames(ctx, p, ids, keep); err != nil {
+			return false, err
 		}
 	}
 	pipe = c.rdb.Pipeline()
@@ -580,6 +569,65 @@ func (s *source) yield(ctx context.Context, p *catalog.Plan, ids []string, used 
 		}
 	}
 	return true, nil
+}
+
+// prefilterNames drops (keep[i] = false) the studies whose PatientName
+// cannot match: names are small, so reading them for a batch is cheaper
+// than reading the summaries of studies that do not match.
+func (s *source) prefilterNames(ctx context.Context, p *catalog.Plan, ids []string, keep []bool) error {
+	c := s.c
+	var idx []int
+	var args []string
+	for i, id := range ids {
+		if keep[i] {
+			idx, args = append(idx, i), append(args, id)
+		}
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	// The names themselves (x:pnn), so that the matcher tokenizes each
+	// once; studies indexed by older versions have only their tokens
+	// (x:pnv).
+	names, err := c.rdb.HMGet(ctx, c.key("x", "pnn"), args...).Result()
+	if err != nil {
+		return c.fail("search name prefilter", err)
+	}
+	var old []int
+	for j, v := range names {
+		str, ok := v.(string)
+		if !ok {
+			old = append(old, j)
+			continue
+		}
+		var vals []string
+		if err := json.Unmarshal([]byte(str), &vals); err != nil {
+			return c.fail("search name prefilter", fmt.Errorf("names of %s: %w", args[j], err))
+		}
+		e := &dicomjson.Element{VR: "PN", Value: toAny(vals)}
+		keep[idx[j]] = p.MatchStudyElement(catalog.TagPatientName, e)
+	}
+	if len(old) == 0 {
+		return nil
+	}
+	oldIDs := make([]string, len(old))
+	for k, j := range old {
+		oldIDs[k] = args[j]
+	}
+	toks, err := c.rdb.HMGet(ctx, c.key("x", "pnv"), oldIDs...).Result()
+	if err != nil {
+		return c.fail("search name prefilter", err)
+	}
+	for k, v := range toks {
+		var e *dicomjson.Element
+		if str, ok := v.(string); ok {
+			// The tokens of a name, as values: their tokens are the
+			// name's tokens again, so the PN matcher decides the same.
+			e = &dicomjson.Element{VR: "PN", Value: toAny(strings.Split(strings.TrimPrefix(str, "\x1f"), "\x1f"))}
+		}
+		keep[idx[old[k]]] = p.MatchStudyElement(catalog.TagPatientName, e)
+	}
+	return nil
 }
 
 func toAny(ss []string) []any {
