@@ -221,7 +221,7 @@ func (h *Handler) records(c *gin.Context) ([]catalog.Record, error) {
 		auditRead(c, recs)
 		return recs, nil
 	}
-	recs, err := h.cfg.Catalog.Instances(ctx, study, series)
+	recs, err := catalog.InstanceKeys(ctx, h.cfg.Catalog, study, series)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, what(study, series))
 	}

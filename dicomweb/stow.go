@@ -307,7 +307,7 @@ func clip(s string, n int) string {
 // checkStudyOwner fails with catalog.ErrNotFound when study exists but no
 // instance of it was uploaded for site.
 func (h *Handler) checkStudyOwner(c *gin.Context, study, site string) error {
-	recs, err := h.cfg.Catalog.Instances(c.Request.Context(), study, "")
+	recs, err := catalog.InstanceKeys(c.Request.Context(), h.cfg.Catalog, study, "")
 	if errors.Is(err, catalog.ErrNotFound) || (err == nil && len(recs) == 0) {
 		return nil
 	}

@@ -310,7 +310,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, opts
 			return svc.Check(c, auth.StudyUpload, r)
 		},
 		StudySites: func(ctx context.Context, study string) ([]string, error) {
-			recs, err := b.Catalog.Instances(ctx, study, "")
+			recs, err := catalog.InstanceKeys(ctx, b.Catalog, study, "")
 			if err != nil {
 				return nil, err
 			}

@@ -103,7 +103,7 @@ func encodeItem(m *Meta, base string) ([]byte, error) {
 // behind its header with one streaming Put. An old item found out of order
 // is not searched for: its instance's metadata object is read instead.
 func (s *Service) buildBundle(ctx context.Context, study, series string) error {
-	recs, err := s.cat.Instances(ctx, study, series)
+	recs, err := catalog.InstanceKeys(ctx, s.cat, study, series)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return s.store.Delete(ctx, BundleKey(study, series))
 	}

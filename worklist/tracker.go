@@ -223,7 +223,7 @@ func (t *Tracker) flush(ctx context.Context, uid string) (Task, error) {
 	t.mu.Unlock()
 
 	if t.cfg.Catalog != nil {
-		if recs, err := t.cfg.Catalog.Instances(ctx, uid, ""); err == nil {
+		if recs, err := catalog.InstanceKeys(ctx, t.cfg.Catalog, uid, ""); err == nil {
 			series := map[string]struct{}{}
 			for _, r := range recs {
 				series[r.SeriesUID] = struct{}{}

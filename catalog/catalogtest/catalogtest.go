@@ -52,6 +52,7 @@ func Run(t *testing.T, newCatalog func(t *testing.T) catalog.Catalog) {
 	t.Run("Reset", func(t *testing.T) { testReset(t, open(t, Fixture()...)) })
 	t.Run("ConcurrentPuts", func(t *testing.T) { testConcurrent(t, open(t)) })
 	t.Run("Empty", func(t *testing.T) { testEmpty(t, open(t)) })
+	t.Run("InstanceKeys", func(t *testing.T) { testInstanceKeys(t, open(t, Fixture()...)) })
 }
 
 // Study, series and instance UIDs of the fixture.

@@ -251,6 +251,19 @@ func (c *Catalog) Instance(ctx context.Context, uid string) (catalog.Record, err
 
 // Instances implements catalog.Catalog.
 func (c *Catalog) Instances(ctx context.Context, studyUID, seriesUID string) ([]catalog.Record, error) {
+	return c.list(studyUID, seriesUID, catalog.CopyRecord)
+}
+
+// InstanceKeys implements catalog.KeyLister: records keep a small shared
+// subset of their attributes instead of a deep copy of all of them.
+func (c *Catalog) InstanceKeys(ctx context.Context, studyUID, seriesUID string) ([]catalog.Record, error) {
+	return c.list(studyUID, seriesUID, func(r catalog.Record) catalog.Record {
+		r.Attrs = catalog.KeyAttrs(r.Attrs)
+		return r
+	})
+}
+
+func (c *Catalog) list(studyUID, seriesUID string, conv func(catalog.Record) catalog.Record) ([]catalog.Record, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	st := c.studies[studyUID]
@@ -267,7 +280,7 @@ func (c *Catalog) Instances(ctx context.Context, studyUID, seriesUID string) ([]
 	}
 	out := make([]catalog.Record, 0, len(src))
 	for _, e := range src {
-		out = append(out, catalog.CopyRecord(e.rec))
+		out = append(out, conv(e.rec))
 	}
 	catalog.SortRecords(out)
 	return out, nil
