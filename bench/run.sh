@@ -64,6 +64,19 @@ for backend in fs minio; do
   python3 "$HERE/hurenbench.py" stow --data "$CT" --reps "$REPS" --batch 1 --concurrency 4
   sleep 3 # series metadata bundle is rebuilt 2 s after the last instance
   metadata_rows "$LABEL" "$DICOMWEB" "$RESULTS"
+  if [ "$backend" = minio ]; then
+    # The object store's own ceiling in the same run: 512 KiB PUTs through
+    # minio-go into the very MinIO Huren used, 1 and 4 writers (every
+    # acknowledged instance is at least one such PUT).
+    (cd "$REPO" && HUREN_TEST_S3_ENDPOINT=127.0.0.1:18043 HUREN_TEST_S3_ACCESS_KEY=hurenbench HUREN_TEST_S3_SECRET_KEY=hurenbench-secret \
+      go test ./storage/minio -run '^$' -bench 'Put512K' -benchtime 300x -count "$REPS") |
+      python3 -c "import json,sys
+for l in sys.stdin:
+    f=l.split()
+    if not l.startswith('BenchmarkPut512K'): continue
+    name='minio_put_512k_c4' if 'Parallel' in f[0] else 'minio_put_512k_c1'
+    print(json.dumps({'test':name,'ops_per_s':1e9/float(f[2]),'loadavg':open('/proc/loadavg').read().split()[:3]}))" | tee -a "$OUT/limits.jsonl"
+  fi
   if [ "$backend" = fs ]; then
     python3 "$HERE/hurenbench.py" render --ct "$CT" --dx /tmp/bench-data/dx --reps "$REPS" --conc 1 8 --n 100 --n-dx 10
   fi
