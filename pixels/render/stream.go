@@ -4,15 +4,15 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"math"
 
 	"github.com/huren-health/huren/errkind"
 	"github.com/huren-health/huren/pixels"
 )
 
 // ErrNeedsFrame: NewGreyStream cannot render this frame from streamed
-// rows (colour, palette, 1- or 32-bit samples, or a VOI taken from the
-// frame's value range, which needs every pixel first). Render the decoded
-// frame instead.
+// rows (colour, palette, 1- or 32-bit samples). Render the decoded frame
+// instead.
 var ErrNeedsFrame = errkind.New(errkind.Unsupported, "render: needs the whole decoded frame")
 
 // GreyStream renders a single-sample grey frame whose stored values arrive
@@ -25,12 +25,20 @@ var ErrNeedsFrame = errkind.New(errkind.Unsupported, "render: needs the whole de
 type GreyStream struct {
 	cols, rows, bits int
 	rowBytes         int
-	table            []uint8
-	p                Params
-	y                int         // next row
-	full             *image.Gray // output at natural size (nil when box or js)
-	box              *boxReducer
-	rowBuf           []uint8 // mapped row handed to box
+	pipe             greyPipeline
+	storedBits       int
+	signed           bool
+	// table maps stored values to output bytes; nil until Scan has seen
+	// every row when the VOI is the frame's value range, whose stored
+	// values seen collects (one bit per possible value).
+	table   []uint8
+	seen    []uint64
+	scanned int
+	p       Params
+	y       int         // next row
+	full    *image.Gray // output at natural size (nil when box or js)
+	box     *boxReducer
+	rowBuf  []uint8 // mapped row handed to box
 	// js encodes a large full-size JPEG strip by strip while rows arrive:
 	// strip (a recycled buffer) is being filled, stripI is its index.
 	js     *jpegStrips
@@ -52,13 +60,16 @@ func NewGreyStream(info pixels.Info, d pixels.Display, p Params) (*GreyStream, e
 	if info.Rows <= 0 || info.Columns <= 0 {
 		return nil, fmt.Errorf("render: %d×%d frame: %w", info.Columns, info.Rows, pixels.ErrCorrupt)
 	}
-	g := newGreyPipeline(d, p, info.Photometric)
-	if g.voi == nil {
-		return nil, fmt.Errorf("VOI from the pixel range: %w", ErrNeedsFrame)
-	}
 	f := &pixels.Frame{BitsAllocated: info.BitsAllocated, BitsStored: info.BitsStored}
 	s := &GreyStream{cols: info.Columns, rows: info.Rows, bits: info.BitsAllocated,
-		rowBytes: info.Columns * info.BitsAllocated / 8, table: g.table(storedBits(f), info.Signed()), p: p}
+		rowBytes: info.Columns * info.BitsAllocated / 8, p: p,
+		pipe: newGreyPipeline(d, p, info.Photometric), storedBits: storedBits(f), signed: info.Signed()}
+	if s.pipe.voi == nil {
+		// The window is the frame's value range: Scan every row first.
+		s.seen = make([]uint64, (1<<s.storedBits+63)/64)
+	} else {
+		s.table = s.pipe.table(s.storedBits, s.signed)
+	}
 	tw, th, scale := fit(s.cols, s.rows, p.Width, p.Height)
 	natural := tw == s.cols && th == s.rows
 	switch js, ok := newJPEGStrips(s.cols, s.rows, p.quality()); {
@@ -73,12 +84,71 @@ func NewGreyStream(info pixels.Info, d pixels.Display, p Params) (*GreyStream, e
 	return s, nil
 }
 
-// RowBytes is the size of one stored row; Write takes whole rows.
+// RowBytes is the size of one stored row; Scan and Write take whole rows.
 func (s *GreyStream) RowBytes() int { return s.rowBytes }
+
+// NeedsScan reports that the VOI is the frame's value range (no window
+// requested or in the file, no VOI LUT): every row must go through Scan
+// before the first Write (read the frame twice).
+func (s *GreyStream) NeedsScan() bool { return s.table == nil }
+
+// Scan notes the stored values of the next rows (whole rows, in order).
+func (s *GreyStream) Scan(src []byte) error {
+	if s.table != nil {
+		return fmt.Errorf("render: Scan after the window is known: %w", ErrParams)
+	}
+	if len(src)%s.rowBytes != 0 || s.scanned+len(src)/s.rowBytes > s.rows {
+		return fmt.Errorf("render: %d bytes after %d of %d rows scanned: %w", len(src), s.scanned, s.rows, pixels.ErrCorrupt)
+	}
+	mask := 1<<s.storedBits - 1
+	if s.bits == 8 {
+		for _, v := range src {
+			u := int(v) & mask
+			s.seen[u/64] |= 1 << (u % 64)
+		}
+	} else {
+		for i := 0; i+1 < len(src); i += 2 {
+			u := (int(src[i]) | int(src[i+1])<<8) & mask
+			s.seen[u/64] |= 1 << (u % 64)
+		}
+	}
+	s.scanned += len(src) / s.rowBytes
+	return nil
+}
+
+// rangeTable builds the table once every row was scanned: the window spans
+// the modality values of the stored values present, as Render computes it
+// over the decoded frame.
+func (s *GreyStream) rangeTable() error {
+	if s.scanned != s.rows {
+		return fmt.Errorf("render: %d of %d rows scanned before the first Write: %w", s.scanned, s.rows, pixels.ErrCorrupt)
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	size := 1 << s.storedBits
+	for u := 0; u < size; u++ {
+		if s.seen[u/64]&(1<<(u%64)) == 0 {
+			continue
+		}
+		v := int64(u)
+		if s.signed && u >= size/2 {
+			v -= int64(size)
+		}
+		m := s.pipe.modality(v)
+		lo, hi = math.Min(lo, m), math.Max(hi, m)
+	}
+	s.pipe.withRange(lo, hi)
+	s.table, s.seen = s.pipe.table(s.storedBits, s.signed), nil
+	return nil
+}
 
 // Write renders the next rows, given as stored bytes (little endian), a
 // whole number of rows.
 func (s *GreyStream) Write(src []byte) error {
+	if s.table == nil {
+		if err := s.rangeTable(); err != nil {
+			return err
+		}
+	}
 	if len(src)%s.rowBytes != 0 {
 		return fmt.Errorf("render: %d bytes is not a whole number of %d-byte rows: %w", len(src), s.rowBytes, pixels.ErrCorrupt)
 	}

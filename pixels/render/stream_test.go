@@ -40,7 +40,7 @@ func TestGreyStreamMatchesRender(t *testing.T) {
 		"modality/SC_rgb_small_odd.dcm", // colour: declined
 		"modality/color-pl.dcm",         // palette: declined
 	}
-	streamed, declined := 0, 0
+	streamed, declined, scanned := 0, 0, 0
 	for _, file := range files {
 		b, err := os.ReadFile(filepath.Join("..", "testdata", "dicom", file))
 		if err != nil {
@@ -56,7 +56,7 @@ func TestGreyStreamMatchesRender(t *testing.T) {
 				s, err := render.NewGreyStream(hdr.Info, hdr.FrameDisplay(1), p)
 				d := hdr.FrameDisplay(1)
 				hasVOI := p.Window != nil || (len(d.Windows) > 0 && d.Windows[0].Width > 0) || (d.VOILUT != nil && len(d.VOILUT.Data) > 0)
-				want := hdr.SamplesPerPixel != 1 || hdr.Photometric == "PALETTE COLOR" || !hasVOI
+				want := hdr.SamplesPerPixel != 1 || hdr.Photometric == "PALETTE COLOR"
 				if errors.Is(err, render.ErrNeedsFrame) != want {
 					t.Fatalf("ErrNeedsFrame = %v, want %v (err %v)", !want, want, err)
 				}
@@ -71,6 +71,19 @@ func TestGreyStreamMatchesRender(t *testing.T) {
 				off, size, err := hdr.NativeFrameRange(1)
 				if err != nil {
 					t.Fatal(err)
+				}
+				if s.NeedsScan() == hasVOI {
+					t.Fatalf("NeedsScan = %v with a VOI = %v", s.NeedsScan(), hasVOI)
+				}
+				if s.NeedsScan() {
+					scanned++
+					for raw, chunk := b[off:off+size], 2; len(raw) > 0; chunk = chunk*2 + 1 {
+						n := min(len(raw), chunk*s.RowBytes())
+						if err := s.Scan(raw[:n]); err != nil {
+							t.Fatal(err)
+						}
+						raw = raw[n:]
+					}
 				}
 				raw := b[off : off+size]
 				for chunk := 1; len(raw) > 0; chunk = chunk*3 + 1 { // uneven chunks
@@ -96,8 +109,8 @@ func TestGreyStreamMatchesRender(t *testing.T) {
 			})
 		}
 	}
-	if streamed < 20 || declined < 10 {
-		t.Errorf("%d cases streamed, %d declined: the corpus no longer covers both", streamed, declined)
+	if streamed < 20 || declined < 10 || scanned < 5 {
+		t.Errorf("%d cases streamed (%d scanned first), %d declined: the corpus no longer covers all three", streamed, scanned, declined)
 	}
 }
 
@@ -124,6 +137,29 @@ func TestGreyStreamMisuse(t *testing.T) {
 	}
 	if _, err := render.NewGreyStream(info, pixels.Display{}, render.Params{Quality: 101}); !errors.Is(err, render.ErrParams) {
 		t.Errorf("bad params: %v", err)
+	}
+	// No window anywhere: every row must be scanned before the first Write.
+	s, err = render.NewGreyStream(info, pixels.Display{RescaleSlope: 1}, render.Params{})
+	if err != nil || !s.NeedsScan() {
+		t.Fatalf("NeedsScan %v, %v", s != nil && s.NeedsScan(), err)
+	}
+	if err := s.Scan(make([]byte, 18)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(make([]byte, 6)); !errors.Is(err, pixels.ErrCorrupt) {
+		t.Errorf("write after 3 of 4 rows scanned: %v", err)
+	}
+	if err := s.Scan(make([]byte, 12)); !errors.Is(err, pixels.ErrCorrupt) {
+		t.Errorf("scan past the end: %v", err)
+	}
+	if err := s.Scan(make([]byte, 6)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(make([]byte, 6)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Scan(make([]byte, 6)); err == nil {
+		t.Error("scan after the first write: no error")
 	}
 	info.BitsAllocated = 32
 	if _, err := render.NewGreyStream(info, pixels.Display{}, p); !errors.Is(err, render.ErrNeedsFrame) {

@@ -221,15 +221,21 @@ func (h *Handler) renderStreamed(ctx context.Context, t target, p render.Params,
 	} else {
 		chunk = chunk[:len(chunk)/rb*rb]
 	}
-	for left := length; left > 0; {
-		k := int(min(int64(len(chunk)), left))
-		if _, err := io.ReadFull(src, chunk[:k]); err != nil {
+	if gs.NeedsScan() {
+		// The window is the frame's value range: read it once to find
+		// the range, then again to render.
+		if err := readChunks(src, length, chunk, gs.Scan); err != nil {
 			return nil, readErr(t.rec.ObjectKey, err)
 		}
-		if err := gs.Write(chunk[:k]); err != nil {
-			return nil, err
+		rr, err := h.cfg.Store.GetRange(ctx, t.rec.ObjectKey, off, length)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", t.rec.ObjectKey, err)
 		}
-		left -= int64(k)
+		defer rr.Close()
+		src = rr
+	}
+	if err := readChunks(src, length, chunk, gs.Write); err != nil {
+		return nil, readErr(t.rec.ObjectKey, err)
 	}
 	buf := outputBuffer(hdr.Columns*hdr.Rows, p)
 	if err := gs.Encode(buf); err != nil {
@@ -239,11 +245,31 @@ func (h *Handler) renderStreamed(ctx context.Context, t target, p render.Params,
 	return buf.Bytes(), nil
 }
 
+// readChunks reads length bytes from src in chunks of len(chunk) and hands
+// each to fn.
+func readChunks(src io.Reader, length int64, chunk []byte, fn func([]byte) error) error {
+	for left := length; left > 0; {
+		k := int(min(int64(len(chunk)), left))
+		if _, err := io.ReadFull(src, chunk[:k]); err != nil {
+			return err
+		}
+		if err := fn(chunk[:k]); err != nil {
+			return err
+		}
+		left -= int64(k)
+	}
+	return nil
+}
+
 // readErr: an object that ends before the size storage reported is
-// corrupt; anything else is the storage's error.
+// corrupt; the pipeline's own errors pass unchanged; anything else is the
+// storage's error.
 func readErr(key string, err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("read %s: object shorter than its size: %w", key, pixels.ErrCorrupt)
+	case errors.Is(err, pixels.ErrCorrupt) || errors.Is(err, render.ErrParams):
+		return err
 	}
 	return fmt.Errorf("read %s: %w", key, err)
 }

@@ -104,7 +104,8 @@ func TestRenderedStreamed(t *testing.T) {
 		{ct + "/rendered?window=40,400,sigmoid&viewport=64,64", "image/png", true},
 		{ct + "/rendered?window=-600,1500&viewport=300,300&quality=70", "", true},
 		{ct + "/thumbnail?window=40,400", "", true},
-		{ct + "/rendered", "", false}, // no window anywhere: VOI from the pixel range
+		{ct + "/rendered", "", true}, // no window anywhere: VOI from the pixel range (read twice)
+		{f.instPath("modality/CR-MONO1-10-chest") + "/rendered?viewport=100,100", "", true},
 		{f.instPath("modality/CR-MONO1-10-chest") + "/rendered?window=500,1000", "image/png", true},
 		{f.instPath("modality/mlut_18.dcm") + "/rendered?viewport=100,100&window=2048,4096", "", true},
 		{f.instPath("modality/vlut_04.dcm") + "/rendered", "", true},                 // VOI LUT from the file
