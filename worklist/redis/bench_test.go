@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -63,8 +64,8 @@ func benchQueue(b *testing.B, withStore bool) *Queue {
 // BenchmarkClaim measures the Go claim path end to end (ClaimNext through
 // go-redis, each call returning its own claimed task) with 1 and 50
 // concurrent workers; it reports claims/s, the p50/p99 latency of one
-// ClaimNext call, and claims per script run (concurrent calls are
-// group-committed, claim.go).
+// ClaimNext call, claims per script run (concurrent calls are
+// group-committed, claim.go) and Redis time per claim (see evalshaUsec).
 func BenchmarkClaim(b *testing.B) {
 	for _, tc := range []struct {
 		name      string
@@ -79,6 +80,7 @@ func BenchmarkClaim(b *testing.B) {
 			var wg sync.WaitGroup
 			ctx := context.Background()
 			scripts0 := q.claimer("g", worklist.StageRead).batches.Load()
+			usec0 := evalshaUsec(b, q)
 			b.ResetTimer()
 			start := time.Now()
 			for w := range tc.workers {
@@ -103,6 +105,7 @@ func BenchmarkClaim(b *testing.B) {
 			el := time.Since(start)
 			b.StopTimer()
 			scripts := q.claimer("g", worklist.StageRead).batches.Load() - scripts0
+			usec := evalshaUsec(b, q) - usec0
 			all := slices.Concat(lat...)
 			slices.Sort(all)
 			if len(all) > 0 {
@@ -110,9 +113,36 @@ func BenchmarkClaim(b *testing.B) {
 				b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
 				b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
 				b.ReportMetric(float64(len(all))/float64(max(scripts, 1)), "claims/script")
+				b.ReportMetric(usec/float64(len(all)), "redis-µs/claim")
 			}
 		})
 	}
+}
+
+// evalshaUsec is the time Redis has spent in EVALSHA so far (INFO
+// commandstats): the claims' cost inside Redis, Lua and the commands it
+// calls included, as long as nothing else runs scripts on that server
+// (bench/worklist_claims.sh starts its own).
+func evalshaUsec(tb testing.TB, q *Queue) float64 {
+	tb.Helper()
+	info, err := q.c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for line := range strings.SplitSeq(info, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_evalsha:"); ok {
+			for kv := range strings.SplitSeq(rest, ",") {
+				if v, ok := strings.CutPrefix(kv, "usec="); ok {
+					f, err := strconv.ParseFloat(v, 64)
+					if err != nil {
+						tb.Fatal(err)
+					}
+					return f
+				}
+			}
+		}
+	}
+	return 0
 }
 
 // TestSeedForRedisBenchmark seeds tasks for bench/worklist_claims.sh so

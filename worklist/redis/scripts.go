@@ -193,13 +193,15 @@ return {0, flat(h)}
 // one ZADD, takes the batch's event numbers with one INCRBY and publishes
 // the batch's events in one message (lines of JSON).
 var claimNextScript = goredis.NewScript(core + `
-if #redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', NOW, 'LIMIT', 0, 1) > 0 then
+-- (numbers passed to redis.call are formatted with printf: measurable, so
+-- string literals and ARGV strings where they fit)
+if #redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', NOW, 'LIMIT', '0', '1') > 0 then
 ` + helpers + `
   expire_due(32)
 end
 local group, stage, n = ARGV[3], ARGV[4], tonumber(ARGV[5])
 local q = P .. 'q:' .. group .. ':' .. stage
-local cand = redis.call('ZRANGE', q, 0, n)
+local cand = redis.call('ZRANGE', q, '0', ARGV[5])
 local more = #cand > n
 local fields, taken, stale = {}, {}, {}
 local claims = {}
@@ -239,7 +241,8 @@ end
 if #stale > 0 then redis.call('ZREM', q, unpack(stale)) end
 if #claims == 0 then return out end
 local lexp = tostring(NOW + LEASE)
-local seq = redis.call('INCRBY', P .. 'seq', #claims) - #claims
+local seq
+if #claims == 1 then seq = redis.call('INCR', P .. 'seq') - 1 else seq = redis.call('INCRBY', P .. 'seq', #claims) - #claims end
 local rm, add, evs = {}, {}, {}
 -- evjson with the batch's constants folded in (tokens are hex from Go)
 local head = ',"at":' .. NOW .. ',"task":"'
