@@ -139,3 +139,28 @@ func BenchmarkFramesLoopback(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRenderedDXCold: /rendered of a 2500×3000 16-bit DX with a
+// window, render cache disabled: every request reads the original from the
+// fs store (streamed), renders and encodes it. full: JPEG at natural size;
+// preview: ?viewport=512,512; png: windowed PNG at natural size.
+func BenchmarkRenderedDXCold(b *testing.B) {
+	f := benchFixture(b)
+	f.putBytes("dx", synthetic(3000, 2500, 1, 0), study+".11", study+".11.1", "site-a")
+	h, err := web.New(web.Config{Store: f.store, Locator: f.cat, CacheBytes: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	f.mount(h)
+	for _, c := range []struct{ name, query, accept string }{
+		{"full", "", ""},
+		{"preview", "?viewport=512,512", ""},
+		{"png", "?window=2000,3000,linear", "image/png"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				serve(b, f, f.instPath("dx")+"/rendered"+c.query, c.accept)
+			}
+		})
+	}
+}
