@@ -60,6 +60,15 @@ func (c *Cache) Get(key string) (any, bool) {
 	return nil, false
 }
 
+// Contains reports whether key is cached, without counting a hit or miss
+// or marking it used (a probe to choose a path, not a use).
+func (c *Cache) Contains(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.items[key]
+	return ok
+}
+
 // Add stores val under key with its size, evicting least recently used
 // entries to stay within budget. A value larger than a quarter of the budget
 // is not stored (it would flush everything else).

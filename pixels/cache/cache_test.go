@@ -81,3 +81,23 @@ func (c *Cache) waiting(key string) int {
 	}
 	return 0
 }
+
+// TestContains: a probe neither counts as a hit or miss nor saves an entry
+// from eviction.
+func TestContains(t *testing.T) {
+	c := New(100)
+	c.Add("a", 1, 25)
+	c.Add("b", 2, 25)
+	if !c.Contains("a") || c.Contains("z") {
+		t.Fatal("Contains wrong")
+	}
+	if s := c.Stats(); s.Hits != 0 || s.Misses != 0 {
+		t.Errorf("probes counted: %+v", s)
+	}
+	c.Add("c", 3, 25)
+	c.Add("d", 4, 25)
+	c.Add("e", 5, 25) // evicts the least recently used: a, despite the probe
+	if c.Contains("a") || !c.Contains("b") {
+		t.Error("a probe changed the eviction order")
+	}
+}

@@ -56,7 +56,7 @@ func (h *Handler) renderOne(c *gin.Context, t target, p render.Params, thumb boo
 // grey and the instance is not already parsed in the cache, else from the
 // parsed instance and its decoded frame.
 func (h *Handler) renderUncached(ctx context.Context, t target, p render.Params, thumb bool) ([]byte, error) {
-	if _, parsed := h.cache.Get("i:" + contentKey(t.rec)); !parsed {
+	if !h.cache.Contains("i:" + contentKey(t.rec)) {
 		b, err := h.renderStreamed(ctx, t, p, thumb)
 		if !errors.Is(err, errNotStreamed) {
 			return b, err
