@@ -249,6 +249,13 @@ func (s *Store) checkKey(op, key string) error {
 
 // ---- errors ----
 
+// isDigestMismatch: the server hashed the body to something else than the
+// request said.
+func isDigestMismatch(err error) bool {
+	var resp mc.ErrorResponse
+	return errors.As(err, &resp) && (resp.Code == "XAmzContentSHA256Mismatch" || resp.Code == "BadDigest")
+}
+
 // translate maps minio-go and network errors onto storage's sentinels, keeping
 // the original error in the chain for logs.
 func translate(op, key string, err error) error {
@@ -569,15 +576,24 @@ func putOpts(ct, sha string, meta map[string]string, ifAbsent bool) mc.PutObject
 // request is signed with the body's SHA-256 (x-amz-content-sha256), so the
 // server itself rejects bytes that differ from what we hashed.
 func (s *Store) putSingle(ctx context.Context, op, key string, data []byte, ct, want string, meta map[string]string, size int64, ifAbsent bool) (storage.Info, error) {
-	h := sha256.Sum256(data)
-	sum := hex.EncodeToString(h[:])
 	if size > 0 && int64(len(data)) != size {
 		return storage.Info{}, fmt.Errorf("minio %s %s: got %d bytes, want %d: %w", op, key, len(data), size, storage.ErrSizeMismatch)
 	}
-	if want != "" && want != sum {
-		return storage.Info{}, fmt.Errorf("minio %s %s: got sha256 %s, want %s: %w", op, key, sum, want, storage.ErrDigestMismatch)
+	// With the caller's hash the body is signed with it and the server
+	// verifies the bytes against it (XAmzContentSHA256Mismatch →
+	// ErrDigestMismatch): no second hash of the body here.
+	sum := want
+	if sum == "" {
+		h := sha256.Sum256(data)
+		sum = hex.EncodeToString(h[:])
 	}
 	ui, err := s.core.PutObject(ctx, s.bucket, s.prefix+key, bytes.NewReader(data), int64(len(data)), "", sum, putOpts(ct, sum, meta, ifAbsent))
+	if want != "" && isDigestMismatch(err) {
+		// Rare: tell a wrong caller hash from bytes damaged in transit.
+		if h := sha256.Sum256(data); hex.EncodeToString(h[:]) != want {
+			return storage.Info{}, fmt.Errorf("minio %s %s: got sha256 %s, want %s: %w", op, key, hex.EncodeToString(h[:]), want, storage.ErrDigestMismatch)
+		}
+	}
 	return s.committed(ctx, op, key, int64(len(data)), sum, ct, meta, ui.LastModified, err)
 }
 
