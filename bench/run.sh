@@ -6,6 +6,8 @@
 # and summaries printed at the end (copied into bench/RESULTS.md by hand).
 #
 # Usage: bench/run.sh [REPS]      (default 3; about 20 minutes on 2 cores)
+#   BENCH_TARGETS="limits orthanc huren-fs huren-minio" and
+#   BENCH_ROWS="stow metadata render" choose a subset (e.g. BENCH_ROWS="stow metadata").
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -14,6 +16,9 @@ REPS=${1:-3}
 # BENCH_TARGETS selects what to run (default all): limits orthanc huren-fs huren-minio
 TARGETS=" ${BENCH_TARGETS:-limits orthanc huren-fs huren-minio} "
 want() { [[ "$TARGETS" == *" $1 "* ]]; }
+# BENCH_ROWS selects rows within a target (default all): stow metadata render
+ROWS=" ${BENCH_ROWS:-stow metadata render} "
+row() { [[ "$ROWS" == *" $1 "* ]]; }
 OUT=/tmp/bench-results
 mkdir -p "$OUT" /tmp/bench-bin
 export STOWCLIENT=/tmp/bench-bin/stowclient SHARED_BENCH="$SHARED"
@@ -43,10 +48,12 @@ fi
 
 want orthanc && ( echo "== Orthanc" >&2
  . "$SHARED/targets/orthanc.env"; export RESULTS=$OUT/orthanc.jsonl
-  python3 "$SHARED/hubbench.py" stow --data "$CT" --reps "$REPS" --batch 1 --concurrency 1
-  python3 "$SHARED/hubbench.py" stow --data "$CT" --reps "$REPS" --batch 1 --concurrency 4
-  metadata_rows "$LABEL" "$DICOMWEB" "$RESULTS"
-  python3 "$SHARED/hubbench.py" render --ct "$CT" --dx /tmp/bench-data/dx --reps "$REPS" --conc 1 8 --n 100 --n-dx 10
+  if row stow || row metadata; then
+    python3 "$SHARED/hubbench.py" stow --data "$CT" --reps "$REPS" --batch 1 --concurrency 1
+    python3 "$SHARED/hubbench.py" stow --data "$CT" --reps "$REPS" --batch 1 --concurrency 4
+  fi
+  row metadata && metadata_rows "$LABEL" "$DICOMWEB" "$RESULTS"
+  row render && python3 "$SHARED/hubbench.py" render --ct "$CT" --dx /tmp/bench-data/dx --reps "$REPS" --conc 1 8 --n 100 --n-dx 10
   "$SHARED/orthanc/stop.sh" || true )
 
 for backend in fs minio; do
@@ -60,11 +67,13 @@ for backend in fs minio; do
   export SERVER_PIDFILE=$HUREN_BENCH_DIR/huren.pid RESET_CMD="$HERE/huren/ctl.sh reset"
   export PREVIEW="http://bench:$TOKEN@127.0.0.1:18042/dicom-web/studies/{study}/series/{series}/instances/{instance}/rendered?viewport=512,512"
   export RESULTS=$OUT/huren-$backend.jsonl HUREN_BENCH_LOAD=stow
-  python3 "$HERE/hurenbench.py" stow --data "$CT" --reps "$REPS" --batch 1 --concurrency 1
-  python3 "$HERE/hurenbench.py" stow --data "$CT" --reps "$REPS" --batch 1 --concurrency 4
+  if row stow || row metadata; then
+    python3 "$HERE/hurenbench.py" stow --data "$CT" --reps "$REPS" --batch 1 --concurrency 1
+    python3 "$HERE/hurenbench.py" stow --data "$CT" --reps "$REPS" --batch 1 --concurrency 4
+  fi
   sleep 3 # series metadata bundle is rebuilt 2 s after the last instance
-  metadata_rows "$LABEL" "$DICOMWEB" "$RESULTS"
-  if [ "$backend" = minio ]; then
+  row metadata && metadata_rows "$LABEL" "$DICOMWEB" "$RESULTS"
+  if [ "$backend" = minio ] && row stow; then
     # The object store's own ceiling in the same run: 512 KiB PUTs through
     # minio-go into the very MinIO Huren used, 1 and 4 writers (every
     # acknowledged instance is at least one such PUT).
@@ -77,7 +86,7 @@ for l in sys.stdin:
     name='minio_put_512k_c4' if 'Parallel' in f[0] else 'minio_put_512k_c1'
     print(json.dumps({'test':name,'ops_per_s':1e9/float(f[2]),'loadavg':open('/proc/loadavg').read().split()[:3]}))" | tee -a "$OUT/limits.jsonl"
   fi
-  if [ "$backend" = fs ]; then
+  if [ "$backend" = fs ] && row render; then
     python3 "$HERE/hurenbench.py" render --ct "$CT" --dx /tmp/bench-data/dx --reps "$REPS" --conc 1 8 --n 100 --n-dx 10
   fi
   "$HERE/huren/ctl.sh" stop
