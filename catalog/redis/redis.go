@@ -381,5 +381,5 @@ func (c *Catalog) Search(ctx context.Context, q catalog.Query) ([]dicomjson.Data
 	if err != nil {
 		return nil, err
 	}
-	return catalog.Execute(ctx, p, &source{c: c, series: map[string][]string{}, frac: 1})
+	return catalog.Execute(ctx, p, &source{c: c, series: map[string][]string{}, frac: 1, setFrac: 1})
 }

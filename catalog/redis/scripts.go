@@ -220,14 +220,16 @@ return out
 //
 //	KEYS[1] = B.."x:date"
 //	ARGV    = min score, max score, offset, want, maxscan, x:pnv key, name
-//	          prefix ("" for none), number of groups, then per group: number
+//	          prefix ("" for none), number of groups, entries of the first
+//	          batch (later ones double, up to 2000), then per group: number
 //	          of set keys, the set keys
 //	returns {next offset, 1 if the index is exhausted else 0, uid…}
 var walkScript = goredis.NewScript(`
 local lo, hi = ARGV[1], ARGV[2]
 local off, want, maxscan = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local pnkey, prefix = ARGV[6], '\31' .. ARGV[7]
-local groups, i = {}, 9
+local batch = math.max(1, tonumber(ARGV[9]))
+local groups, i = {}, 10
 for g = 1, tonumber(ARGV[8]) do
   local n, keys = tonumber(ARGV[i]), {}
   for j = 1, n do keys[j] = ARGV[i + j] end
@@ -243,7 +245,7 @@ if lo ~= '-inf' then last = redis.call('ZCOUNT', KEYS[1], lo, '+inf') - 1 end
 -- Each batch of index entries is tested with one HMGET (name) and one
 -- SMISMEMBER per set key, on the entries still in the running: a
 -- redis.call per entry would cost more than the test itself.
-local out, scanned, done, batch = {}, 0, 0, 500
+local out, scanned, done = {}, 0, 0
 while #out < want and scanned < maxscan do
   local n = math.min(batch, maxscan - scanned)
   batch = math.min(batch * 2, 2000)

@@ -53,8 +53,8 @@ type source struct {
 	series map[string][]string
 	// frac estimates the fraction of studies the pre-filters keep (1 when
 	// unknown; groups are assumed independent), to size the first chunk of
-	// a walk.
-	frac float64
+	// a walk; setFrac the fraction the modality and site groups keep.
+	frac, setFrac float64
 }
 
 // route is how a search meets its candidates: a gathered list, or a walk
@@ -172,6 +172,7 @@ func (s *source) route(ctx context.Context, p *catalog.Plan) (route, error) {
 		}
 		if t > 0 {
 			s.frac *= float64(g.n) / float64(t) // independence assumed
+			s.setFrac *= float64(g.n) / float64(t)
 		}
 	}
 
@@ -464,7 +465,16 @@ func (s *source) walkIndex(ctx context.Context, p *catalog.Plan, r route, fn fun
 // word's zset) with walkScript, which keeps only the studies in the
 // modality/site set groups and with the name prefix.
 func (s *source) walkSets(ctx context.Context, p *catalog.Plan, key, lo, hi, prefix string, groups [][]string, fn func(catalog.StudyView) bool) error {
-	args := []any{lo, hi, 0, max(p.Offset+p.Limit, minChunk), walkScan, s.c.key("x", "pnv"), prefix, len(groups)}
+	want := max(p.Offset+p.Limit, minChunk)
+	frac := s.frac // of the date index
+	if key != s.c.key("x", "date") {
+		frac = s.setFrac // of a word's zset: every entry has the name
+	}
+	batch := 2000
+	if est := float64(want) / frac * 1.25; frac > 0 && est < float64(batch) {
+		batch = max(int(est), minChunk)
+	}
+	args := []any{lo, hi, 0, want, walkScan, s.c.key("x", "pnv"), prefix, len(groups), batch}
 	for _, g := range groups {
 		args = append(args, len(g))
 		for _, k := range g {
