@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/huren-health/huren/catalog"
 	"github.com/huren-health/huren/dicomjson"
@@ -18,52 +21,96 @@ type keyFields struct {
 	PatientID      json.RawMessage `json:"00100020"`
 }
 
+// storedKeys is storedRecord with only the key attributes decoded: one
+// pass of the JSON decoder, skipping every other attribute.
+type storedKeys struct {
+	StudyUID, SeriesUID, InstanceUID, Site string
+	Attrs                                  keyFields
+	Size                                   int64
+	SHA256, TransferSyntax                 string
+	ObjectKey, MetaKey                     string
+	ReceivedAt                             time.Time
+}
+
+// keysScript is recordsScript for InstanceKeys: the study and series parts
+// come once each (they are shared by every instance of a series), not once
+// per instance.
+//
+//	KEYS[1] = a study or series zset
+//	ARGV    = B
+//	returns {{record JSON, study part id, series part id, …}, {part id, part JSON, …}}
+var keysScript = goredis.NewScript(`
+local B = ARGV[1]
+local sops = redis.call('ZRANGE', KEYS[1], 0, -1)
+local recs, parts, seen = {}, {}, {}
+for _, sop in ipairs(sops) do
+  local v = redis.call('HMGET', B .. 'i:' .. sop, 'rec', 'st', 'se', 'stsha', 'sesha')
+  if v[1] then
+    local st, se = B .. 'st:' .. v[2], B .. 'se:' .. v[2] .. ':' .. v[3]
+    local ids = {st .. '\0' .. (v[4] or ''), se .. '\0' .. (v[5] or '')}
+    local hk = {'p:' .. (v[4] or ''), 'p:' .. (v[5] or '')}
+    local hs = {st, se}
+    recs[#recs + 1] = v[1]
+    for k = 1, 2 do
+      recs[#recs + 1] = ids[k]
+      if not seen[ids[k]] then
+        seen[ids[k]] = true
+        parts[#parts + 1] = ids[k]
+        parts[#parts + 1] = redis.call('HGET', hs[k], hk[k]) or '{}'
+      end
+    end
+  end
+end
+return {recs, parts}
+`)
+
 // InstanceKeys implements catalog.KeyLister: the same records and order as
-// Instances, decoding only the key attributes. A study or series part shared
-// by many instances is decoded once per call.
+// Instances, decoding only the key attributes, each shared study/series
+// part once.
 func (c *Catalog) InstanceKeys(ctx context.Context, studyUID, seriesUID string) ([]catalog.Record, error) {
 	zset := c.key("st", studyUID, "i")
 	if seriesUID != "" {
 		zset = c.key("se", studyUID, seriesUID, "i")
 	}
-	raw, err := recordsScript.Run(ctx, c.rdb, []string{zset}, c.base, "z").StringSlice()
+	res, err := keysScript.Run(ctx, c.rdb, []string{zset}, c.base).Slice()
 	if err != nil {
 		return nil, c.fail("instance keys "+zset, err)
 	}
-	parts := map[string]dicomjson.Dataset{}
-	decodePart := func(s string) (dicomjson.Dataset, error) {
-		if d, ok := parts[s]; ok {
-			return d, nil
-		}
-		d, err := decodeKeyAttrs([]byte(s))
-		if err != nil {
-			return nil, err
-		}
-		parts[s] = d
-		return d, nil
+	if len(res) != 2 {
+		return nil, fmt.Errorf("catalog redis: instance keys: unexpected reply of %d elements", len(res))
 	}
-	out := make([]catalog.Record, 0, len(raw)/3)
-	for i := 0; i+2 < len(raw); i += 3 {
-		var sr storedRecord
-		if err := json.Unmarshal([]byte(raw[i]), &sr); err != nil {
+	recs, _ := res[0].([]any)
+	rawParts, _ := res[1].([]any)
+	parts := make(map[string]dicomjson.Dataset, len(rawParts)/2)
+	for i := 0; i+1 < len(rawParts); i += 2 {
+		id, _ := rawParts[i].(string)
+		body, _ := rawParts[i+1].(string)
+		d, err := decodeKeyAttrs([]byte(body))
+		if err != nil {
+			return nil, fmt.Errorf("catalog redis: stored part %q: %w", id, err)
+		}
+		parts[id] = d
+	}
+	out := make([]catalog.Record, 0, len(recs)/3)
+	for i := 0; i+2 < len(recs); i += 3 {
+		rec, _ := recs[i].(string)
+		var sk storedKeys
+		if err := json.Unmarshal([]byte(rec), &sk); err != nil {
 			return nil, fmt.Errorf("catalog redis: stored record: %w", err)
 		}
-		attrs, err := decodeKeyAttrs(sr.Attrs)
+		attrs, err := sk.Attrs.dataset()
 		if err != nil {
-			return nil, fmt.Errorf("catalog redis: stored record %s: %w", sr.InstanceUID, err)
+			return nil, fmt.Errorf("catalog redis: stored record %s: %w", sk.InstanceUID, err)
 		}
-		for _, p := range raw[i+1 : i+3] {
-			d, err := decodePart(p)
-			if err != nil {
-				return nil, fmt.Errorf("catalog redis: stored part of %s: %w", sr.InstanceUID, err)
-			}
-			for t, e := range d {
+		for _, p := range recs[i+1 : i+3] {
+			id, _ := p.(string)
+			for t, e := range parts[id] {
 				attrs[t] = e
 			}
 		}
-		out = append(out, catalog.Record{StudyUID: sr.StudyUID, SeriesUID: sr.SeriesUID, InstanceUID: sr.InstanceUID, Site: sr.Site,
-			Attrs: attrs, Size: sr.Size, SHA256: sr.SHA256, TransferSyntax: sr.TransferSyntax, ObjectKey: sr.ObjectKey,
-			MetaKey: sr.MetaKey, ReceivedAt: sr.ReceivedAt})
+		out = append(out, catalog.Record{StudyUID: sk.StudyUID, SeriesUID: sk.SeriesUID, InstanceUID: sk.InstanceUID, Site: sk.Site,
+			Attrs: attrs, Size: sk.Size, SHA256: sk.SHA256, TransferSyntax: sk.TransferSyntax, ObjectKey: sk.ObjectKey,
+			MetaKey: sk.MetaKey, ReceivedAt: sk.ReceivedAt})
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("catalog instance keys %s %s: %w", studyUID, seriesUID, catalog.ErrNotFound)
@@ -78,18 +125,23 @@ func decodeKeyAttrs(b []byte) (dicomjson.Dataset, error) {
 	if err := json.Unmarshal(b, &kf); err != nil {
 		return nil, err
 	}
+	return kf.dataset()
+}
+
+func (kf keyFields) dataset() (dicomjson.Dataset, error) {
 	out := dicomjson.Dataset{}
-	for tag, raw := range map[string]json.RawMessage{catalog.TagSeriesNumber: kf.SeriesNumber, catalog.TagInstanceNumber: kf.InstanceNumber, catalog.TagPatientID: kf.PatientID} {
-		if raw == nil {
+	for _, f := range []struct {
+		tag string
+		raw json.RawMessage
+	}{{catalog.TagSeriesNumber, kf.SeriesNumber}, {catalog.TagInstanceNumber, kf.InstanceNumber}, {catalog.TagPatientID, kf.PatientID}} {
+		if f.raw == nil {
 			continue
 		}
-		d, err := dicomjson.Decode([]byte(`{"` + tag + `":` + string(raw) + `}`))
+		d, err := dicomjson.Decode([]byte(`{"` + f.tag + `":` + string(f.raw) + `}`))
 		if err != nil {
 			return nil, err
 		}
-		for t, e := range d {
-			out[t] = e
-		}
+		out[f.tag] = d[f.tag]
 	}
 	return out, nil
 }
