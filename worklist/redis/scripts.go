@@ -181,7 +181,8 @@ return {0, flat(h)}
 
 // claimNext serves a batch of ClaimNext calls on one queue (see claim.go):
 // ARGV[3]=group [4]=stage [5]=n, then n pairs actor, new token
-// (ARGV[4+2i], ARGV[5+2i] for the i-th call). Each call gets the first task
+// (ARGV[4+2i], ARGV[5+2i] for the i-th call; tokens are hex, written into
+// the event JSON unescaped). Each call gets the first task
 // of the queue claimable by its actor and not given to an earlier call of
 // the batch: a distinct task each, as if the calls had run one after the
 // other. Returns {lease expiry ms, r1, …, rn}, ri = 'WL_EMPTY' or
