@@ -248,7 +248,7 @@ if lo ~= '-inf' then last = redis.call('ZCOUNT', KEYS[1], lo, '+inf') - 1 end
 local out, scanned, done = {}, 0, 0
 while #out < want and scanned < maxscan do
   local n = math.min(batch, maxscan - scanned)
-  batch = math.min(batch * 2, 2000)
+  batch = math.min(batch * 2, 4000)
   local from = first + off + scanned
   local ids = {}
   if from <= last then ids = redis.call('ZREVRANGE', KEYS[1], from, math.min(from + n - 1, last)) end

@@ -470,7 +470,7 @@ func (s *source) walkSets(ctx context.Context, p *catalog.Plan, key, lo, hi, pre
 	if key != s.c.key("x", "date") {
 		frac = s.setFrac // of a word's zset: every entry has the name
 	}
-	batch := 2000
+	batch := 4000 // Lua's unpack takes up to ~8000 values
 	if est := float64(want) / frac * 1.25; frac > 0 && est < float64(batch) {
 		batch = max(int(est), minChunk)
 	}
