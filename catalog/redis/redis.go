@@ -9,17 +9,32 @@
 // Searching uses the shared engine (catalog.Execute) over summaries the
 // scripts maintain: a study is one hash holding its representative's study
 // attributes and its aggregates, so a QIDO study search reads one hash per
-// candidate. Candidates come, in the canonical order, from the most
-// selective index the query allows: a StudyInstanceUID list, the PatientID
-// or AccessionNumber sets, or a small (≤ 2,000 studies) PatientName-prefix,
-// modality or site set — gathered, scored with ZMSCORE and sorted in Go.
-// Otherwise the date index (restricted to the StudyDate range) is walked
-// in order: by walkScript, which tests modality/site set membership and
-// the name prefix inside Redis, or, without such filters, in chunks read
-// directly (skipping Offset inside Redis when every entry is a result).
-// Every key is then checked by the shared engine, so indexes only ever
-// narrow the candidates. Measured with 100,000 studies: see the report of
-// BenchmarkSearch100k in bench_test.go.
+// candidate. Candidates come, in the canonical order, from the cheapest
+// index the query allows (search.go, route):
+//   - a StudyInstanceUID list, the PatientID or AccessionNumber sets;
+//   - a PatientName prefix without separators standing for a few words:
+//     each word's zset (x:pnw, in date order) is walked, or intersected
+//     (ZINTER, with its scores) with the modality/site sets when small;
+//   - with both a modality and a site scope, the modality+site pair sets
+//     (x:ms, e.g. MG from site07 or site08) when small;
+//   - a small (≤ 2,000 studies) PatientName-prefix (x:pn), modality or
+//     site set, or a small intersection of both groups (one ZINTER per
+//     pair of sets, with the date index for the scores), gathered, scored
+//     and sorted in Go;
+//   - otherwise the date index (restricted to the StudyDate range) is
+//     walked in order by rank: by walkScript, which tests modality/site
+//     set membership and the name prefix inside Redis a batch at a time,
+//     or, without such filters, in chunks read directly (skipping Offset
+//     inside Redis when every entry is a result).
+//
+// Names are pre-filtered on their stored values (x:pnn) before summaries
+// are read. Every key is then checked by the shared engine, so indexes only
+// ever narrow the candidates. The word index and the pair sets are used
+// only when they cover every study (x:count = ZCARD x:date): a catalog
+// indexed by an older version searches as before until `huren reindex`
+// (or until every study has been Put again). Replicas of an older version
+// must not write beside this one: they would not maintain these indexes. Measured with
+// 100,000 studies: see BenchmarkSearch100k in bench_test.go.
 //
 // Concurrency: a Catalog is safe for concurrent use, and any number of
 // replicas may share a prefix. A search spans several round trips and is
@@ -202,7 +217,8 @@ func (c *Catalog) putArgs(rec catalog.Record) ([]string, []any, error) {
 	keys := []string{c.key("i", rec.InstanceUID), c.key("x", "date")}
 	args := []any{c.base, rec.InstanceUID, rec.StudyUID, rec.SeriesUID, rec.Site,
 		strconv.FormatInt(catalog.ReceivedScore(rec.ReceivedAt), 10), recJSON,
-		contentID(stJSON), stJSON, idxJSON, strconv.FormatInt(score, 10), contentID(seJSON), seJSON, modsJSON}
+		contentID(stJSON), stJSON, idxJSON, strconv.FormatInt(score, 10), contentID(seJSON), seJSON, modsJSON,
+		map[bool]string{true: "1", false: "0"}[indexWords]}
 	return keys, args, nil
 }
 
@@ -253,7 +269,7 @@ func (c *Catalog) studyIndex(study string, stPart dicomjson.Dataset) [][]string 
 }
 
 // indexWords is false only in tests that imitate data indexed before the
-// word index existed.
+// word index and the modality+site pair sets existed.
 var indexWords = true
 
 // isWord reports whether a PN token is a word: it holds no group,

@@ -11,7 +11,7 @@ import goredis "github.com/redis/go-redis/v9"
 //	B = "{prefix}:"  (the braces make it a Cluster hash tag: one slot)
 //	B.."i:"..sop           hash  rec, st, se, site, ts, score, mods, stsha, sesha
 //	B.."st:"..study        hash  rep, repsha, score, n, e:<series>, m:<modality>,
-//	                             s:<site>, p:<sha>, c:<sha>   (what a search reads)
+//	                             s:<site>, p:<sha>, c:<sha>, msv   (what a search reads)
 //	B.."st:"..study..":x"  hash  idx, x:<sha>                  (index lists, never read by searches)
 //	B.."st:"..study..":i"  zset  sop → ReceivedScore
 //	B.."se:"..study..":"..series        hash  rep, repsha, n, s:<site>, p:<sha>, c:<sha>
@@ -24,9 +24,12 @@ import goredis "github.com/redis/go-redis/v9"
 //	B.."x:pnw:"..word      zset  study → StudyScore, for each word token of PatientName
 //	                             (a PNTokens token without '=', '^' or spaces)
 //	B.."x:pnwd"            zset  (score 0) the words that have an x:pnw zset, for ZRANGEBYLEX
+//	B.."x:ms:"..#m..":"..m..":"..s  set of the studies with modality m from site s
 //	B.."x:count"           hash  words → number of studies whose index list has the
-//	                             x:pnw entries (searches use x:pnw only when it equals
-//	                             ZCARD x:date, i.e. not on data indexed by older versions)
+//	                             x:pnw entries; pairs → number of studies in the x:ms
+//	                             sets (field msv of their st hash). Searches use those
+//	                             indexes only when the count equals ZCARD x:date, i.e.
+//	                             not on data indexed by older versions.
 //
 // An instance's "rec" holds the record with only its catalog.InstancePart;
 // its StudyPart and SeriesPart are stored once per distinct content in the
@@ -73,11 +76,27 @@ local function apply(idx, study, add, score)
     end
   end
 end
+-- The names after prefix of the fields of hash key that start with it.
+local function fields(key, prefix)
+  local out = {}
+  for _, f in ipairs(redis.call('HKEYS', key)) do
+    if string.sub(f, 1, #prefix) == prefix then out[#out + 1] = string.sub(f, #prefix + 1) end
+  end
+  return out
+end
+-- The set of the studies with modality m from site s (length-prefixed:
+-- neither value is trusted not to contain ':').
+local function pair_key(m, s)
+  return B .. 'x:ms:' .. #m .. ':' .. m .. ':' .. s
+end
 local function refresh_study(study)
   local sk = B .. 'st:' .. study
   local top = redis.call('ZREVRANGE', sk .. ':i', 0, 0)
   if #top == 0 then
     apply(redis.call('HGET', sk .. ':x', 'idx'), study, false)
+    if redis.call('HEXISTS', sk, 'msv') == 1 and redis.call('HINCRBY', B .. 'x:count', 'pairs', -1) <= 0 then
+      redis.call('HDEL', B .. 'x:count', 'pairs')
+    end
     redis.call('DEL', sk, sk .. ':x')
     redis.call('ZREM', B .. 'x:date', study)
     return
@@ -125,9 +144,15 @@ local function remove(sop)
   dec(ek, 'n')
   dec(sk, 'e:' .. series)
   for _, m in ipairs(cjson.decode(v[4])) do
-    if dec(sk, 'm:' .. m) then redis.call('SREM', B .. 'x:mod:' .. m, study) end
+    if dec(sk, 'm:' .. m) then
+      redis.call('SREM', B .. 'x:mod:' .. m, study)
+      for _, s in ipairs(fields(sk, 's:')) do redis.call('SREM', pair_key(m, s), study) end
+    end
   end
-  if dec(sk, 's:' .. site) then redis.call('SREM', B .. 'x:site:' .. site, study) end
+  if dec(sk, 's:' .. site) then
+    redis.call('SREM', B .. 'x:site:' .. site, study)
+    for _, m in ipairs(fields(sk, 'm:')) do redis.call('SREM', pair_key(m, site), study) end
+  end
   dec(ek, 's:' .. site)
   if dec(sk, 'c:' .. v[5]) then
     redis.call('HDEL', sk, 'p:' .. v[5])
@@ -147,7 +172,8 @@ end
 //	ARGV    = B, sop, study, series, site, ReceivedScore, record JSON
 //	          (InstancePart only), StudyPart sha, StudyPart JSON, index list
 //	          JSON, StudyScore, SeriesPart sha, SeriesPart JSON,
-//	          modalities JSON (array of strings)
+//	          modalities JSON (array of strings), "1" to maintain the
+//	          modality+site pair sets (x:ms)
 //	returns 1
 var putScript = goredis.NewScript(luaPrelude + `
 local sop, study, series, site, ts = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
@@ -169,11 +195,32 @@ redis.call('ZADD', ek .. ':i', ts, sop)
 redis.call('HINCRBY', sk, 'n', 1)
 redis.call('HINCRBY', ek, 'n', 1)
 redis.call('HINCRBY', sk, 'e:' .. series, 1)
+local keep_pairs = ARGV[15] == '1'
 for _, m in ipairs(cjson.decode(ARGV[14])) do
-  if redis.call('HINCRBY', sk, 'm:' .. m, 1) == 1 then redis.call('SADD', B .. 'x:mod:' .. m, study) end
+  if redis.call('HINCRBY', sk, 'm:' .. m, 1) == 1 then
+    redis.call('SADD', B .. 'x:mod:' .. m, study)
+    if keep_pairs then
+      for _, s in ipairs(fields(sk, 's:')) do redis.call('SADD', pair_key(m, s), study) end
+    end
+  end
 end
-if redis.call('HINCRBY', sk, 's:' .. site, 1) == 1 then redis.call('SADD', B .. 'x:site:' .. site, study) end
+if redis.call('HINCRBY', sk, 's:' .. site, 1) == 1 then
+  redis.call('SADD', B .. 'x:site:' .. site, study)
+  if keep_pairs then
+    for _, m in ipairs(fields(sk, 'm:')) do redis.call('SADD', pair_key(m, site), study) end
+  end
+end
 redis.call('HINCRBY', ek, 's:' .. site, 1)
+if keep_pairs and redis.call('HEXISTS', sk, 'msv') == 0 then
+  -- A study indexed before the pair sets existed (or a new one): add all
+  -- its pairs, and count it as covered.
+  local sites = fields(sk, 's:')
+  for _, m in ipairs(fields(sk, 'm:')) do
+    for _, s in ipairs(sites) do redis.call('SADD', pair_key(m, s), study) end
+  end
+  redis.call('HSET', sk, 'msv', 1)
+  redis.call('HINCRBY', B .. 'x:count', 'pairs', 1)
+end
 refresh_study(study)
 refresh_series(study, series)
 return 1

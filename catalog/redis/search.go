@@ -45,6 +45,9 @@ var (
 // many sites walks an index instead.
 const maxCombos = 16
 
+// maxPairs bounds the modality+site pair sets a search reads.
+const maxPairs = 64
+
 // source is one search's view of the catalog (catalog.Source).
 type source struct {
 	c *Catalog
@@ -162,6 +165,19 @@ func (s *source) route(ctx context.Context, p *catalog.Plan) (route, error) {
 			indexed = pipe.HGet(ctx, c.key("x", "count"), "words")
 		}
 	}
+	// The modality+site pair sets, when the query has both groups.
+	var pairKeys []string
+	var pairCards []*goredis.IntCmd
+	var pairsIndexed *goredis.StringCmd
+	if len(groups) == 2 && len(p.Modalities)*len(p.Sites) <= maxPairs {
+		for _, m := range p.Modalities {
+			for _, site := range siteList(p) {
+				pairKeys = append(pairKeys, c.key("x", "ms", strconv.Itoa(len(m)), m+":"+site))
+				pairCards = append(pairCards, pipe.SCard(ctx, pairKeys[len(pairKeys)-1]))
+			}
+		}
+		pairsIndexed = pipe.HGet(ctx, c.key("x", "count"), "pairs")
+	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
 		return route{}, c.fail("search index sizes", err)
 	}
@@ -201,6 +217,29 @@ func (s *source) route(ctx context.Context, p *catalog.Plan) (route, error) {
 		}
 		if t > 0 {
 			s.frac *= min(float64(lexCount.Val())/3/float64(t), 1)
+		}
+	}
+	if pairsIndexed != nil && pairsIndexed.Val() == strconv.FormatInt(t, 10) {
+		// Every study is in the pair sets: the studies with a modality
+		// from a site are one of them (a rare modality at two sites:
+		// neither group is small, but these sets are).
+		var n int64
+		for _, cmd := range pairCards {
+			n += cmd.Val()
+		}
+		if n <= int64(materializeMax) {
+			if len(pairKeys) == 0 {
+				return route{ids: []string{}}, nil
+			}
+			ids, err := c.rdb.SUnion(ctx, pairKeys...).Result()
+			if err != nil {
+				return route{}, c.fail("search index pairs", err)
+			}
+			return route{ids: ids, used: "sets"}, nil
+		}
+		if t > 0 {
+			s.frac = min(s.frac, float64(n)/float64(t))
+			s.setFrac = min(s.setFrac, float64(n)/float64(t))
 		}
 	}
 	// A small modality or site set is worth gathering, and so is a small
