@@ -29,17 +29,25 @@ var benchLoad struct {
 // BenchmarkSearch100k loads 100,000 studies into Redis (pipelined Lua
 // Puts, once per process) and measures each query type, reporting p50 and
 // p99 latency. Set HUREN_BENCH_REDIS_ADDR to use a private server rather
-// than the shared test Redis (the data set takes ~750 MB), and
+// than the shared test Redis (the data set takes ~870 MB), and
 // HUREN_BENCH_PREFIX to keep the data set under that prefix and reuse it
 // in later runs.
 //
-// Measured 2026-11-23 on the shared 2-core dev VM (load average 4–5,
-// Redis 7.0.15 on the same cores), -benchtime 100x, p50/p99 in ms:
-// latest101 5.0/14.1 · page11 (offset 1010) 4.8/9.1 · patientID 0.15/1.7 ·
-// accession 0.11/0.32 · dateMonth 4.8/10.9 · modalityMR 6.1/14.1 ·
-// modalityMG 5.4/10.2 · nameZhang 10.2/19.7 · name张 11.0/17.9 ·
-// nameExact 3.8/10.0 · nameInfix 9.8/18.0 · site 7.4/16.1 ·
-// siteModality (≈1 % of studies) 24/38. Load: 100,000 studies in 39 s.
+// Besides p50/p99 (nearest rank) it reports the CPU time per search of
+// this process and, with a private server, of Redis: the work a search
+// costs, which latencies on a loaded machine hide.
+//
+// Measured 2026-11-23 on the shared 2-core dev VM (load average 1.3–1.6,
+// private Redis 7.0.15 on the same cores), -benchtime 100x, median of 3
+// runs, p50/p99 in ms: latest101 4.1/11.1 · page11 (offset 1010)
+// 4.3/11.2 · patientID 0.2/0.8 · accession 0.2/0.4 · dateMonth 4.3/10.2 ·
+// modalityMR 5.3/11.9 · modalityMG 5.5/10.1 · nameZhang 4.8/9.9 ·
+// name张 4.9/9.9 · nameExact 3.5/7.5 · nameInfix 9.0/15.6 · site 6.2/11.0
+// · siteModality 6.2/11.7 · siteModalityCT 8.0/12.5 · sitesModalities
+// 10.5/16.4 · siteModalityPage2 9.5/15.8 · nameZhangYear 4.8/7.8 ·
+// nameZhangSite 7.2/12.5. The client's CPU (JSON decoding of the 101
+// summaries, ~4.5 ms) is most of every page; Redis needs 0.7–3 ms but
+// for sitesModalities (6.8). Load: 100,000 studies in 33 s, 870 MB.
 func BenchmarkSearch100k(b *testing.B) {
 	if testing.Short() {
 		b.Skip("loads 100,000 studies")
