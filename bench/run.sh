@@ -84,7 +84,7 @@ for l in sys.stdin:
     f=l.split()
     if not l.startswith('BenchmarkPut512K'): continue
     name='minio_put_512k_c4' if 'Parallel' in f[0] else 'minio_put_512k_c1'
-    print(json.dumps({'test':name,'ops_per_s':1e9/float(f[2]),'loadavg':open('/proc/loadavg').read().split()[:3]}))" | tee -a "$OUT/limits.jsonl"
+    print(json.dumps({'test':name,'value':1e9/float(f[2]),'unit':'PUT/s','cmd':'go test ./storage/minio -bench Put512K (bench MinIO)','loadavg':open('/proc/loadavg').read().split()[:3]}))" | tee -a "$OUT/limits.jsonl"
   fi
   if [ "$backend" = fs ] && row render; then
     python3 "$HERE/hurenbench.py" render --ct "$CT" --dx /tmp/bench-data/dx --reps "$REPS" --conc 1 8 --n 100 --n-dx 10
