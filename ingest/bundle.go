@@ -53,6 +53,9 @@ const (
 	// maxBundleBytes: series whose metadata exceeds this are not bundled
 	// (they are assembled per request instead).
 	maxBundleBytes = 512 << 20
+	// maxReusedItem bounds the buffer for copying one old item (one
+	// instance's metadata is kilobytes; a larger one is re-encoded).
+	maxReusedItem = 16 << 20
 )
 
 type bundleItem struct {
@@ -225,6 +228,18 @@ func (o *oldBundle) copyItem(w io.Writer, sop, sha string) (int64, bool, error) 
 	}
 	it := o.items[j]
 	o.items = o.items[j+1:]
+	if it.Len > maxReusedItem {
+		// Not worth holding in memory (or a damaged header): skip it and
+		// let the caller read the instance's metadata object.
+		if _, err := o.r.Discard(int(it.Len)); err != nil {
+			o.bad = true
+		} else if len(o.items) > 0 {
+			if sep, err := o.r.ReadByte(); err != nil || sep != ',' {
+				o.bad = true
+			}
+		}
+		return 0, false, nil
+	}
 	// Copy through a buffer first so a short old bundle writes nothing.
 	buf := make([]byte, it.Len)
 	if _, err := io.ReadFull(o.r, buf); err != nil {
