@@ -32,20 +32,27 @@ type storedKeys struct {
 	ReceivedAt                             time.Time
 }
 
-// keysScript is recordsScript for InstanceKeys: the study and series parts
-// come once each (they are shared by every instance of a series), not once
-// per instance.
+// keysScript is recordsScript for InstanceKeys. An instance stored with its
+// key record ('k', written by Put) comes as that small JSON alone; one
+// stored by an older version comes as its full record with the ids of its
+// study and series parts, and the parts once each (they are shared by
+// every instance of a series), not once per instance.
 //
 //	KEYS[1] = a study or series zset
 //	ARGV    = B
 //	returns {{record JSON, study part id, series part id, …}, {part id, part JSON, …}}
+//	        (part ids empty for a key record)
 var keysScript = goredis.NewScript(`
 local B = ARGV[1]
 local sops = redis.call('ZRANGE', KEYS[1], 0, -1)
 local recs, parts, seen = {}, {}, {}
 for _, sop in ipairs(sops) do
-  local v = redis.call('HMGET', B .. 'i:' .. sop, 'rec', 'st', 'se', 'stsha', 'sesha')
-  if v[1] then
+  local v = redis.call('HMGET', B .. 'i:' .. sop, 'rec', 'st', 'se', 'stsha', 'sesha', 'k')
+  if v[6] then
+    recs[#recs + 1] = v[6]
+    recs[#recs + 1] = ''
+    recs[#recs + 1] = ''
+  elseif v[1] then
     local st, se = B .. 'st:' .. v[2], B .. 'se:' .. v[2] .. ':' .. v[3]
     local ids = {st .. '\0' .. (v[4] or ''), se .. '\0' .. (v[5] or '')}
     local hk = {'p:' .. (v[4] or ''), 'p:' .. (v[5] or '')}

@@ -201,6 +201,12 @@ func (c *Catalog) putArgs(rec catalog.Record) ([]string, []any, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("catalog redis put %s: %w", rec.InstanceUID, err)
 	}
+	keyRec := rec
+	keyRec.Attrs = catalog.KeyAttrs(rec.Attrs)
+	keyJSON, err := json.Marshal(keyRec)
+	if err != nil {
+		return nil, nil, fmt.Errorf("catalog redis put %s: %w", rec.InstanceUID, err)
+	}
 	stPart := catalog.StudyPart(rec)
 	stJSON, err1 := json.Marshal(stPart)
 	seJSON, err2 := json.Marshal(catalog.SeriesPart(rec))
@@ -218,7 +224,7 @@ func (c *Catalog) putArgs(rec catalog.Record) ([]string, []any, error) {
 	args := []any{c.base, rec.InstanceUID, rec.StudyUID, rec.SeriesUID, rec.Site,
 		strconv.FormatInt(catalog.ReceivedScore(rec.ReceivedAt), 10), recJSON,
 		contentID(stJSON), stJSON, idxJSON, strconv.FormatInt(score, 10), contentID(seJSON), seJSON, modsJSON,
-		map[bool]string{true: "1", false: "0"}[indexWords]}
+		map[bool]string{true: "1", false: "0"}[indexWords], keyJSON}
 	return keys, args, nil
 }
 

@@ -173,7 +173,8 @@ end
 //	          (InstancePart only), StudyPart sha, StudyPart JSON, index list
 //	          JSON, StudyScore, SeriesPart sha, SeriesPart JSON,
 //	          modalities JSON (array of strings), "1" to maintain the
-//	          modality+site pair sets (x:ms)
+//	          modality+site pair sets (x:ms), key record JSON (the record
+//	          with catalog.KeyAttrs only, read by InstanceKeys)
 //	returns 1
 var putScript = goredis.NewScript(luaPrelude + `
 local sop, study, series, site, ts = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
@@ -181,6 +182,7 @@ local stsha, sesha = ARGV[8], ARGV[12]
 remove(sop)
 redis.call('HSET', KEYS[1], 'rec', ARGV[7], 'st', study, 'se', series, 'site', site, 'ts', ts,
   'score', ARGV[11], 'mods', ARGV[14], 'stsha', stsha, 'sesha', sesha)
+if ARGV[16] and ARGV[16] ~= '' then redis.call('HSET', KEYS[1], 'k', ARGV[16]) end
 local sk = B .. 'st:' .. study
 local ek = B .. 'se:' .. study .. ':' .. series
 if redis.call('HINCRBY', sk, 'c:' .. stsha, 1) == 1 then
