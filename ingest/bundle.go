@@ -56,6 +56,8 @@ const (
 	// maxReusedItem bounds the buffer for copying one old item (one
 	// instance's metadata is kilobytes; a larger one is re-encoded).
 	maxReusedItem = 16 << 20
+	// maxCachedBundle: larger bundles are streamed from storage each time.
+	maxCachedBundle = 16 << 20
 )
 
 type bundleItem struct {
@@ -339,6 +341,23 @@ func (s *Service) serveBundle(ctx context.Context, w io.Writer, group []catalog.
 	if len(group) < 2 {
 		return false, nil // one read either way
 	}
+	// Bundles are immutable per etag (the catalog's instance list), so a
+	// replica keeps recently served ones in memory under their etag: a
+	// viewer re-opening a series skips the object store (a 790 KB GET from
+	// MinIO costs milliseconds), and a stale one is never served because a
+	// new instance changes the etag.
+	etag := Etag(group)
+	cacheKey := group[0].StudyUID + "/" + group[0].SeriesUID + "@" + etag
+	if s.bundleCache != nil {
+		if v, ok := s.bundleCache.Get(cacheKey); ok {
+			s.metrics.bundles.WithLabelValues("hit").Inc()
+			rw := &replaceWriter{w: w, old: []byte(basePlaceholder), new: base}
+			if _, err := rw.Write(v.([]byte)); err != nil {
+				return true, fmt.Errorf("stream series bundle: %w", err)
+			}
+			return true, rw.flush()
+		}
+	}
 	hdr, br, c, err := openBundle(ctx, s.store, group[0].StudyUID, group[0].SeriesUID)
 	if err != nil {
 		if !errors.Is(err, storage.ErrNotFound) {
@@ -348,12 +367,30 @@ func (s *Service) serveBundle(ctx context.Context, w io.Writer, group []catalog.
 		return false, nil
 	}
 	defer c.Close()
-	if hdr.Etag != Etag(group) {
+	if hdr.Etag != etag {
 		s.metrics.bundles.WithLabelValues("stale").Inc()
 		return false, nil
 	}
 	s.metrics.bundles.WithLabelValues("hit").Inc()
 	rw := &replaceWriter{w: w, old: []byte(basePlaceholder), new: base}
+	var n int64
+	for i, it := range hdr.Items {
+		n += it.Len
+		if i > 0 {
+			n++
+		}
+	}
+	if n <= maxCachedBundle && s.bundleCache != nil {
+		body := make([]byte, n)
+		if _, err := io.ReadFull(br, body); err != nil {
+			return true, fmt.Errorf("read series bundle: %w", err)
+		}
+		s.bundleCache.Add(cacheKey, body, n)
+		if _, err := rw.Write(body); err != nil {
+			return true, fmt.Errorf("stream series bundle: %w", err)
+		}
+		return true, rw.flush()
+	}
 	if _, err := io.Copy(rw, br); err != nil {
 		return true, fmt.Errorf("stream series bundle: %w", err)
 	}

@@ -200,3 +200,53 @@ func sopOf(item map[string]any) string {
 	s, _ := v[0].(string)
 	return s
 }
+
+// A served bundle is kept in memory under its etag: the next request does
+// not read storage, and a new instance (a new etag) is never answered from
+// the cached copy.
+func TestSeriesBundleCache(t *testing.T) { forEachBackend(t, testSeriesBundleCache) }
+
+func testSeriesBundleCache(t *testing.T, b backends) {
+	ctx := context.Background()
+	f := newFixture(t, b, nil)
+	files := seriesFiles(t)
+	var recs []catalog.Record
+	for _, p := range files[:2] {
+		r, err := f.ingest(t, readFile(t, p), ingest.Source{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r.Record)
+	}
+	study, series := recs[0].StudyUID, recs[0].SeriesUID
+	if err := f.svc.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	metadata := func() string {
+		t.Helper()
+		cur, err := f.cat.Instances(ctx, study, series)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := f.svc.WriteMetadata(ctx, &buf, cur, "http://h/dicom-web"); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	first := metadata() // from storage, now cached
+	if err := f.store.Delete(ctx, ingest.BundleKey(study, series)); err != nil {
+		t.Fatal(err)
+	}
+	hits := hitCount(t, f)
+	if again := metadata(); again != first || hitCount(t, f) != hits+1 {
+		t.Fatalf("second request not served from the cached bundle (hits %v → %v)", hits, hitCount(t, f))
+	}
+	if _, err := f.ingest(t, readFile(t, files[2]), ingest.Source{}); err != nil {
+		t.Fatal(err)
+	}
+	var items []map[string]any
+	if err := json.Unmarshal([]byte(metadata()), &items); err != nil || len(items) != 3 {
+		t.Fatalf("after a new instance: %d items (%v), want 3 — a cached bundle of the old list was served", len(items), err)
+	}
+}

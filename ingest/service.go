@@ -19,6 +19,7 @@ import (
 	"github.com/huren-health/huren/catalog"
 	"github.com/huren-health/huren/dicomfile"
 	"github.com/huren-health/huren/errkind"
+	"github.com/huren-health/huren/pixels/cache"
 	"github.com/huren-health/huren/storage"
 )
 
@@ -82,6 +83,9 @@ type Config struct {
 	BundleDelay, BundleMaxDelay time.Duration
 	// Parse bounds the DICOM parser (dicomfile defaults when zero).
 	Parse dicomfile.Options
+	// BundleCacheBytes is the memory budget for series metadata bundles
+	// kept by this replica after serving them (default 64 MiB; < 0 off).
+	BundleCacheBytes int64
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 }
@@ -95,6 +99,8 @@ type Service struct {
 	log     *slog.Logger
 	metrics *metrics
 	bundles *scheduler
+	// bundleCache holds served bundle bodies by series and etag (nil: off).
+	bundleCache *cache.Cache
 	// sweepOnce runs sweepSpool once, on the first spill to disk.
 	sweepOnce sync.Once
 }
@@ -133,6 +139,12 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, store: cfg.Store, cat: cfg.Catalog, log: cfg.Logger.With("component", "ingest"), metrics: m}
+	if cfg.BundleCacheBytes == 0 {
+		cfg.BundleCacheBytes = 64 << 20
+	}
+	if cfg.BundleCacheBytes > 0 {
+		s.bundleCache = cache.New(cfg.BundleCacheBytes)
+	}
 	s.bundles = newScheduler(s)
 	return s, nil
 }
