@@ -101,6 +101,15 @@ func (c *Catalog) InstanceKeys(ctx context.Context, studyUID, seriesUID string) 
 	out := make([]catalog.Record, 0, len(recs)/3)
 	for i := 0; i+2 < len(recs); i += 3 {
 		rec, _ := recs[i].(string)
+		if st, _ := recs[i+1].(string); st == "" {
+			// A key record: small, its Attrs are exactly the key attributes.
+			r, err := decodeRecord(rec)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+			continue
+		}
 		var sk storedKeys
 		if err := json.Unmarshal([]byte(rec), &sk); err != nil {
 			return nil, fmt.Errorf("catalog redis: stored record: %w", err)
