@@ -121,27 +121,12 @@ func testSeriesBundleIncremental(t *testing.T, b backends) {
 	if len(files) < 3 {
 		t.Fatalf("need 3 instances of one series, testdata has %d", len(files))
 	}
-	var recs []catalog.Record
-	for _, p := range files[:2] {
-		r, err := f.ingest(t, readFile(t, p), ingest.Source{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, r.Record)
-	}
+	recs := ingestFiles(t, f, files[:2])
 	study, series := recs[0].StudyUID, recs[0].SeriesUID
 	metadata := func() []map[string]any {
 		t.Helper()
-		cur, err := f.cat.Instances(ctx, study, series)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var buf bytes.Buffer
-		if err := f.svc.WriteMetadata(ctx, &buf, cur, "http://h/dicom-web"); err != nil {
-			t.Fatal(err)
-		}
 		var out []map[string]any
-		if err := json.Unmarshal(buf.Bytes(), &out); err != nil {
+		if err := json.Unmarshal([]byte(seriesMetadata(t, f, study, series)), &out); err != nil {
 			t.Fatalf("metadata is not a JSON array: %v", err)
 		}
 		return out
@@ -210,30 +195,12 @@ func testSeriesBundleCache(t *testing.T, b backends) {
 	ctx := context.Background()
 	f := newFixture(t, b, nil)
 	files := seriesFiles(t)
-	var recs []catalog.Record
-	for _, p := range files[:2] {
-		r, err := f.ingest(t, readFile(t, p), ingest.Source{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, r.Record)
-	}
+	recs := ingestFiles(t, f, files[:2])
 	study, series := recs[0].StudyUID, recs[0].SeriesUID
 	if err := f.svc.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	metadata := func() string {
-		t.Helper()
-		cur, err := f.cat.Instances(ctx, study, series)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var buf bytes.Buffer
-		if err := f.svc.WriteMetadata(ctx, &buf, cur, "http://h/dicom-web"); err != nil {
-			t.Fatal(err)
-		}
-		return buf.String()
-	}
+	metadata := func() string { return seriesMetadata(t, f, study, series) }
 	first := metadata() // from storage, now cached
 	if err := f.store.Delete(ctx, ingest.BundleKey(study, series)); err != nil {
 		t.Fatal(err)
@@ -249,4 +216,33 @@ func testSeriesBundleCache(t *testing.T, b backends) {
 	if err := json.Unmarshal([]byte(metadata()), &items); err != nil || len(items) != 3 {
 		t.Fatalf("after a new instance: %d items (%v), want 3 — a cached bundle of the old list was served", len(items), err)
 	}
+}
+
+// ingestFiles ingests files in order and returns their catalog records.
+func ingestFiles(t *testing.T, f *fixture, files []string) []catalog.Record {
+	t.Helper()
+	var recs []catalog.Record
+	for _, p := range files {
+		r, err := f.ingest(t, readFile(t, p), ingest.Source{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r.Record)
+	}
+	return recs
+}
+
+// seriesMetadata is WADO-RS series metadata as the service writes it.
+func seriesMetadata(t *testing.T, f *fixture, study, series string) string {
+	t.Helper()
+	ctx := context.Background()
+	cur, err := f.cat.Instances(ctx, study, series)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := f.svc.WriteMetadata(ctx, &buf, cur, "http://h/dicom-web"); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
 }
