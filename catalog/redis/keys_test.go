@@ -5,30 +5,17 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/huren-health/huren/catalog"
 	"github.com/huren-health/huren/catalog/catalogtest"
-	"github.com/huren-health/huren/catalog/redis"
-	"github.com/huren-health/huren/internal/testbackend"
 )
 
 // Instances stored by a version without the key record ('k') are listed by
 // InstanceKeys from their full record and shared parts, identically.
 func TestInstanceKeysWithoutKeyRecord(t *testing.T) {
 	ctx := context.Background()
-	addr := testbackend.RedisAddr(t)
-	prefix := testbackend.UniqueName("test:catalog:")
-	rdb := goredis.NewClient(&goredis.Options{Addr: addr})
-	defer rdb.Close()
-	c := redis.New(rdb, prefix, nil)
-	t.Cleanup(func() { _ = c.Reset(context.Background()) })
+	c, rdb, prefix := fixtureCatalog(t)
 	recs := catalogtest.Fixture()
-	for _, r := range recs {
-		if err := c.Put(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-	}
 	study := recs[0].StudyUID
 	want, err := catalog.InstanceKeys(ctx, c, study, "")
 	if err != nil {

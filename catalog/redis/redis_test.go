@@ -85,18 +85,8 @@ func TestConfigValidate(t *testing.T) {
 // every key, the indexes' included.
 func TestDeleteLeavesNothing(t *testing.T) {
 	ctx := context.Background()
-	addr := testbackend.RedisAddr(t)
-	prefix := testbackend.UniqueName("test:catalog:")
-	rdb := goredis.NewClient(&goredis.Options{Addr: addr})
-	defer rdb.Close()
-	c := redis.New(rdb, prefix, nil)
-	t.Cleanup(func() { _ = c.Reset(context.Background()) })
+	c, rdb, prefix := fixtureCatalog(t)
 	recs := catalogtest.Fixture()
-	for _, rec := range recs {
-		if err := c.Put(ctx, rec); err != nil {
-			t.Fatal(err)
-		}
-	}
 	if n, err := rdb.Exists(ctx, "{"+prefix+"}:x:pnwd").Result(); err != nil || n != 1 {
 		t.Fatalf("word dictionary missing after Puts (%d, %v)", n, err)
 	}
@@ -108,4 +98,21 @@ func TestDeleteLeavesNothing(t *testing.T) {
 	if keys, err := rdb.Keys(ctx, "{"+prefix+"}*").Result(); err != nil || len(keys) > 0 {
 		t.Errorf("%d keys left after deleting everything (%v): %.8q", len(keys), err, keys)
 	}
+}
+
+// fixtureCatalog opens a catalog under a fresh prefix on its own client
+// (tests that look at raw keys use rdb), loaded with catalogtest.Fixture.
+func fixtureCatalog(t *testing.T) (*redis.Catalog, *goredis.Client, string) {
+	t.Helper()
+	prefix := testbackend.UniqueName("test:catalog:")
+	rdb := goredis.NewClient(&goredis.Options{Addr: testbackend.RedisAddr(t)})
+	t.Cleanup(func() { rdb.Close() })
+	c := redis.New(rdb, prefix, nil)
+	t.Cleanup(func() { _ = c.Reset(context.Background()) })
+	for _, r := range catalogtest.Fixture() {
+		if err := c.Put(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c, rdb, prefix
 }
