@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,14 +12,18 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/huren-health/huren/storage"
 )
 
 // spooled holds one instance's bytes between arrival and storage: in memory
 // up to Config.SpoolMemoryBytes, else in an unlinked-on-close temp file, so
 // memory stays bounded whatever the instance size.
 type spooled struct {
-	buf  *bytes.Buffer // pooled; holds mem
-	mem  []byte
+	// buf holds the instance when it fits in memory (pooled). It hashed the
+	// bytes as they arrived and is sealed: a reader over it tells the
+	// store the digest (storage.SealedDigest), so fs does not hash again.
+	buf  *storage.Buffer
 	file *os.File
 	size int64
 	sha  string
@@ -28,7 +31,7 @@ type spooled struct {
 
 func (sp *spooled) reader() (io.Reader, error) {
 	if sp.file == nil {
-		return bytes.NewReader(sp.mem), nil
+		return sp.buf.Reader(), nil
 	}
 	return io.NewSectionReader(sp.file, 0, sp.size), nil
 }
@@ -40,7 +43,6 @@ func (sp *spooled) close() {
 		os.Remove(name)
 		sp.file = nil
 	}
-	sp.mem = nil
 	if sp.buf != nil {
 		sp.buf.Reset()
 		spoolPool.Put(sp.buf)
@@ -51,7 +53,7 @@ func (sp *spooled) close() {
 // spoolPool recycles in-memory spool buffers: without it every instance
 // allocates (and the runtime zeroes) its size again, which showed as a
 // third of STOW's CPU time.
-var spoolPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var spoolPool = sync.Pool{New: func() any { return new(storage.Buffer) }}
 
 // ctxReader stops a copy when the context ends, even if the underlying
 // reader would block (the HTTP server also closes the body on disconnect).
@@ -95,8 +97,7 @@ func (s *Service) spool(ctx context.Context, r io.Reader, declared int64) (*spoo
 	if declared > max {
 		return nil, fmt.Errorf("%w: %d bytes declared, the limit is %d", ErrTooLarge, declared, max)
 	}
-	h := sha256.New()
-	src := io.TeeReader(io.LimitReader(ctxReader{ctx, r}, max+1), h)
+	src := io.LimitReader(ctxReader{ctx, r}, max+1)
 	sp := &spooled{}
 
 	memCap := s.cfg.SpoolMemoryBytes
@@ -104,13 +105,15 @@ func (s *Service) spool(ctx context.Context, r io.Reader, declared int64) (*spoo
 	if declared > 0 && declared <= memCap {
 		initial = declared + 1 // +1 so the EOF probe does not regrow
 	}
-	buf := spoolPool.Get().(*bytes.Buffer)
+	buf := spoolPool.Get().(*storage.Buffer)
+	buf.Reset()
 	sp.buf = buf
 	buf.Grow(int(initial))
-	n, err := io.Copy(buf, io.LimitReader(src, memCap+1))
+	n, err := buf.ReadFrom(io.LimitReader(src, memCap+1))
 	if err != nil {
 		return sp, readErr(err)
 	}
+	var sum string
 	if n > memCap {
 		s.sweepOnce.Do(s.sweepSpool)
 		f, err := os.CreateTemp(s.cfg.TempDir, spoolPattern)
@@ -126,10 +129,16 @@ func (s *Service) spool(ctx context.Context, r io.Reader, declared int64) (*spoo
 			return sp, fmt.Errorf("spool instance: %w", err)
 		}
 		sp.file = f
-		if _, err := f.Write(buf.Bytes()); err != nil {
+		// Hash the whole instance on its way to the file (the memory
+		// part once more: large instances only).
+		h := sha256.New()
+		if _, err := buf.Reader().WriteTo(io.MultiWriter(f, h)); err != nil {
 			return sp, fmt.Errorf("spool instance: %w", err)
 		}
-		m, err := io.Copy(f, src)
+		buf.Reset()
+		spoolPool.Put(buf)
+		sp.buf = nil
+		m, err := io.Copy(f, io.TeeReader(src, h))
 		if err != nil {
 			var pe *os.PathError
 			if errors.As(err, &pe) {
@@ -138,8 +147,9 @@ func (s *Service) spool(ctx context.Context, r io.Reader, declared int64) (*spoo
 			return sp, readErr(err)
 		}
 		n += m
+		sum = hex.EncodeToString(h.Sum(nil))
 	} else {
-		sp.mem = buf.Bytes()
+		sum = buf.SHA256()
 	}
 	if n > max {
 		return sp, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max)
@@ -148,6 +158,6 @@ func (s *Service) spool(ctx context.Context, r io.Reader, declared int64) (*spoo
 		return sp, fmt.Errorf("%w: %d bytes arrived, %d were declared", readErr(io.ErrUnexpectedEOF), n, declared)
 	}
 	sp.size = n
-	sp.sha = hex.EncodeToString(h.Sum(nil))
+	sp.sha = sum
 	return sp, nil
 }

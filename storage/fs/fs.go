@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,10 +12,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/huren-health/huren/errkind"
 	"github.com/huren-health/huren/storage"
@@ -51,6 +55,10 @@ type Store struct {
 	objDir string
 	tmpDir string
 	log    *slog.Logger
+	// anon: PutIfAbsent writes anonymous files (O_TMPFILE) and commits
+	// them with one fsync (putAnon). Probed by New; false on filesystems
+	// or kernels without O_TMPFILE, and without /proc.
+	anon bool
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -88,7 +96,37 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 	if err := s.sweepTemp(); err != nil {
 		return nil, err
 	}
+	s.anon = s.probeAnon()
 	return s, nil
+}
+
+// oTmpfile is O_TMPFILE on Linux (the syscall package does not name it).
+const oTmpfile = 0x410000
+
+func linkat(from, to string) error {
+	err := unix.Linkat(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.AT_SYMLINK_FOLLOW)
+	if err != nil {
+		return &os.LinkError{Op: "linkat", Old: from, New: to, Err: err}
+	}
+	return nil
+}
+
+// probeAnon reports whether anonymous files can be created in tmp/ and
+// linked into the tree (O_TMPFILE + linkat through /proc/self/fd).
+func (s *Store) probeAnon() bool {
+	fd, err := syscall.Open(s.tmpDir, oTmpfile|syscall.O_RDWR|syscall.O_CLOEXEC, 0o640)
+	if err != nil {
+		s.log.Info("anonymous temp files unavailable; PutIfAbsent uses named temp files", "err", err)
+		return false
+	}
+	defer syscall.Close(fd)
+	name := filepath.Join(s.tmpDir, "probe-"+strconv.Itoa(os.Getpid())+"-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	if err := linkat("/proc/self/fd/"+strconv.Itoa(fd), name); err != nil {
+		s.log.Info("anonymous temp files cannot be linked; PutIfAbsent uses named temp files", "err", err)
+		return false
+	}
+	os.Remove(name)
+	return true
 }
 
 // sweepTemp removes temp files of dead writers.
@@ -132,6 +170,17 @@ func (s *Store) path(key string) string {
 
 // ---- read side ----
 
+// errTorn: the object file is shorter than its header says (or empty). Put
+// links an object before its fsync (putAnon), so a crash in between can
+// leave the name with only part of the content on disk. Such an object was
+// never acknowledged: reads treat it as absent (it matches
+// storage.ErrNotFound), List skips it, and PutIfAbsent replaces it.
+var errTorn = fmt.Errorf("torn object (written but never made durable): %w", storage.ErrNotFound)
+
+func isTorn(fileSize int64, h header, off int64, herr error) bool {
+	return fileSize == 0 || (herr == nil && fileSize < off+h.size)
+}
+
 type objectFile struct {
 	f      *os.File
 	h      header
@@ -162,6 +211,11 @@ func (s *Store) open(op, key string) (*objectFile, error) {
 		return nil, fmt.Errorf("fs %s %s: %w", op, key, storage.ErrNotFound)
 	}
 	h, off, err := readHeader(f)
+	if isTorn(fi.Size(), h, off, err) {
+		f.Close()
+		s.log.Warn("torn object (a write cut by a crash before it was acknowledged); treated as absent", "key", key, "bytes", fi.Size())
+		return nil, fmt.Errorf("fs %s %s: %w", op, key, errTorn)
+	}
 	if err == nil && fi.Size() != off+h.size {
 		err = fmt.Errorf("%w: file is %d bytes, header says %d", errCorrupt, fi.Size(), off+h.size)
 	}
@@ -363,6 +417,9 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts stora
 	if err := ctx.Err(); err != nil {
 		return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, err)
 	}
+	if ifAbsent && s.anon {
+		return s.putAnon(ctx, op, key, r, opts, ct, meta)
+	}
 
 	tmp, err := os.CreateTemp(s.tmpDir, "put-*")
 	if err != nil {
@@ -379,21 +436,9 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts stora
 	if err := syscall.Flock(int(tmp.Fd()), syscall.LOCK_EX); err != nil {
 		return storage.Info{}, fmt.Errorf("fs %s %s: lock temp: %w", op, key, err)
 	}
-
-	hdrLen := headerLen(ct, encodeMeta(meta))
-	h, err := s.copyHashed(ctx, tmp, hdrLen, r, opts.Size)
+	h, err := s.writeObject(ctx, tmp, r, opts, ct, meta)
 	if err != nil {
 		return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, err)
-	}
-	h.contentType, h.meta = ct, meta
-	if opts.Size > 0 && h.size != opts.Size {
-		return storage.Info{}, fmt.Errorf("fs %s %s: got %d bytes, want %d: %w", op, key, h.size, opts.Size, storage.ErrSizeMismatch)
-	}
-	if opts.SHA256 != "" && !strings.EqualFold(opts.SHA256, h.hexSHA256()) {
-		return storage.Info{}, fmt.Errorf("fs %s %s: got sha256 %s, want %s: %w", op, key, h.hexSHA256(), opts.SHA256, storage.ErrDigestMismatch)
-	}
-	if _, err := tmp.WriteAt(h.marshal(), 0); err != nil {
-		return storage.Info{}, fmt.Errorf("fs %s %s: write header: %w", op, key, err)
 	}
 	if !opts.Lazy {
 		if err := tmp.Sync(); err != nil {
@@ -414,10 +459,7 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts stora
 	// empty between our MkdirAll and the rename; then we simply recreate it.
 	for attempt := 0; ; attempt++ {
 		if err := s.mkdirs(filepath.Dir(final)); err != nil {
-			if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.EEXIST) {
-				return storage.Info{}, fmt.Errorf("fs %s %s: a parent is an object: %w", op, key, ErrKeyConflict)
-			}
-			return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, err)
+			return storage.Info{}, s.mkdirsErr(op, key, err)
 		}
 		if ifAbsent {
 			err = os.Link(tmpName, final)
@@ -431,14 +473,13 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts stora
 		case errors.Is(err, os.ErrNotExist) && attempt < 10:
 			continue
 		case ifAbsent && errors.Is(err, os.ErrExist):
-			existing, serr := s.Stat(ctx, key)
-			if serr != nil {
-				if errors.Is(serr, storage.ErrNotFound) {
-					return storage.Info{}, fmt.Errorf("fs %s %s: a directory of that name exists: %w", op, key, ErrKeyConflict)
-				}
-				return storage.Info{}, serr
+			existing, rerr := s.existing(ctx, op, key, func() error { return os.Rename(tmpName, final) })
+			if rerr == nil {
+				// A torn object (see isTorn) was replaced by ours.
+				committed = true
+				return info, s.syncCommit(op, key, tmp, final, opts.Lazy)
 			}
-			return existing, fmt.Errorf("fs %s %s: %w", op, key, storage.ErrExists)
+			return existing, rerr
 		case errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, os.ErrExist):
 			return storage.Info{}, fmt.Errorf("fs %s %s: a directory of that name exists: %w", op, key, ErrKeyConflict)
 		default:
@@ -458,6 +499,205 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts stora
 		return storage.Info{}, fmt.Errorf("fs %s %s: fsync dir: %w", op, key, err)
 	}
 	return info, nil
+}
+
+// putAnon is PutIfAbsent on an anonymous file (O_TMPFILE): the content is
+// written to an inode without a name, linked under the key with linkat(2)
+// — which fails if the key exists, so exactly one writer wins — and then
+// fsynced once. The single fsync after the link is the cheap part: it
+// makes the content and the new name durable in one journal commit (ext4,
+// XFS: fsync commits the transaction that last changed the inode, and the
+// link changed it), where write-fsync-link-fsync(dir) needs two. Readers
+// never see a partial object, since the link comes after the last byte is
+// written; only a crash between the link and the end of the fsync can
+// leave a name whose content did not reach the disk — a torn object, which
+// was never acknowledged and which every read treats as absent and the
+// next PutIfAbsent replaces (see isTorn). An anonymous file needs no
+// lock and no sweeping: the kernel frees it if we die before the link.
+func (s *Store) putAnon(ctx context.Context, op, key string, r io.Reader, opts storage.PutOptions, ct string, meta map[string]string) (storage.Info, error) {
+	final := s.path(key)
+	if err := s.mkdirs(filepath.Dir(final)); err != nil {
+		return storage.Info{}, s.mkdirsErr(op, key, err)
+	}
+	// Created in the key's own directory: ext4 allocates the inode near
+	// its directory, away from tmp/, where recently deleted inodes make
+	// every allocation scan (recently_deleted) after a purge.
+	dir := filepath.Dir(final)
+	fd, err := syscall.Open(dir, oTmpfile|syscall.O_RDWR|syscall.O_CLOEXEC, 0o640)
+	if err != nil {
+		return storage.Info{}, fmt.Errorf("fs %s %s: create anonymous file: %w", op, key, err)
+	}
+	f := os.NewFile(uintptr(fd), dir+"/(anonymous)")
+	defer f.Close()
+	h, err := s.writeObject(ctx, f, r, opts, ct, meta)
+	if err != nil {
+		return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, err)
+	}
+	procPath := "/proc/self/fd/" + strconv.Itoa(fd)
+	link := func(to string) error {
+		return linkat(procPath, to)
+	}
+	for attempt := 0; ; attempt++ {
+		err = link(final)
+		if err == nil {
+			break
+		}
+		switch {
+		case errors.Is(err, os.ErrNotExist) && attempt < 10:
+			// A concurrent Delete removed an emptied parent directory.
+			if err := s.mkdirs(filepath.Dir(final)); err != nil {
+				return storage.Info{}, s.mkdirsErr(op, key, err)
+			}
+			continue
+		case errors.Is(err, os.ErrExist):
+			existing, rerr := s.existing(ctx, op, key, func() error {
+				// Give the anonymous file a temporary name to rename over
+				// the torn object (linkat cannot replace a name).
+				tmpName := filepath.Join(s.tmpDir, "put-"+strconv.FormatInt(time.Now().UnixNano(), 36)+"-"+strconv.Itoa(fd))
+				if err := link(tmpName); err != nil {
+					return err
+				}
+				defer os.Remove(tmpName)
+				return os.Rename(tmpName, final)
+			})
+			if rerr != nil {
+				return existing, rerr
+			}
+		default:
+			return storage.Info{}, fmt.Errorf("fs %s %s: commit: %w", op, key, err)
+		}
+		break
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, err)
+	}
+	if err := s.syncCommit(op, key, f, final, opts.Lazy); err != nil {
+		return storage.Info{}, err
+	}
+	return storage.Info{Key: key, Size: h.size, SHA256: h.hexSHA256(), ContentType: ct, ModTime: fi.ModTime(), Metadata: maps.Clone(meta)}, nil
+}
+
+// syncCommit makes a just-linked object durable: fsync of the file, which
+// on a journaling filesystem also commits its new name (see putAnon). If
+// that fails the object may not survive a crash, so it is unlinked again
+// (if still ours) and the write reported as failed.
+func (s *Store) syncCommit(op, key string, f *os.File, final string, lazy bool) error {
+	if lazy {
+		return nil
+	}
+	err := f.Sync()
+	if err == nil && !s.anon {
+		// Without O_TMPFILE the file was fsynced before its link and the
+		// directory carries the commit.
+		err = syncDir(filepath.Dir(final))
+	}
+	if err == nil {
+		return nil
+	}
+	if ours, serr := f.Stat(); serr == nil {
+		if cur, lerr := os.Lstat(final); lerr == nil && os.SameFile(ours, cur) {
+			os.Remove(final)
+		}
+	}
+	return fmt.Errorf("fs %s %s: fsync: %w", op, key, err)
+}
+
+// existing answers a PutIfAbsent whose link found the key taken: the
+// existing object's Info with ErrExists; ErrKeyConflict when the name is a
+// directory; or, when the existing file is torn (isTorn), it replaces it
+// with replace() under an exclusive lock on the torn file and returns nil
+// so the caller completes its own commit. Concurrent replacers serialise
+// on that lock and the losers see the winner's object.
+func (s *Store) existing(ctx context.Context, op, key string, replace func() error) (storage.Info, error) {
+	final := s.path(key)
+	for attempt := 0; attempt < 10; attempt++ {
+		info, err := s.Stat(ctx, key)
+		if err == nil {
+			return info, fmt.Errorf("fs %s %s: %w", op, key, storage.ErrExists)
+		}
+		if !errors.Is(err, errTorn) {
+			if errors.Is(err, storage.ErrNotFound) {
+				if fi, lerr := os.Lstat(final); lerr == nil && fi.IsDir() {
+					return storage.Info{}, fmt.Errorf("fs %s %s: a directory of that name exists: %w", op, key, ErrKeyConflict)
+				}
+			}
+			return storage.Info{}, err
+		}
+		t, err := os.Open(final)
+		if err != nil {
+			continue // replaced or deleted meanwhile: look again
+		}
+		if err := syscall.Flock(int(t.Fd()), syscall.LOCK_EX); err != nil {
+			t.Close()
+			return storage.Info{}, fmt.Errorf("fs %s %s: lock torn object: %w", op, key, err)
+		}
+		locked, _ := t.Stat()
+		cur, lerr := os.Lstat(final)
+		if lerr != nil || locked == nil || !os.SameFile(locked, cur) {
+			t.Close() // someone replaced it while we waited
+			continue
+		}
+		s.log.Warn("replacing a torn object (a write cut by a crash before it was acknowledged)", "key", key, "bytes", locked.Size())
+		err = replace()
+		t.Close()
+		if err != nil {
+			return storage.Info{}, fmt.Errorf("fs %s %s: replace torn object: %w", op, key, err)
+		}
+		return storage.Info{}, nil
+	}
+	return storage.Info{}, fmt.Errorf("fs %s %s: the key keeps changing under concurrent writers: %w", op, key, storage.ErrExists)
+}
+
+func (s *Store) mkdirsErr(op, key string, err error) error {
+	if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.EEXIST) {
+		return fmt.Errorf("fs %s %s: a parent is an object: %w", op, key, ErrKeyConflict)
+	}
+	return fmt.Errorf("fs %s %s: %w", op, key, err)
+}
+
+// writeObject writes header and content into the fresh file f. When r is
+// an unread reader over a sealed storage.Buffer its digest is known
+// (storage.SealedDigest): the header goes first and the content follows in
+// one write, without hashing it again. Otherwise the content streams in
+// while it is hashed and the header is filled in afterwards.
+func (s *Store) writeObject(ctx context.Context, f *os.File, r io.Reader, opts storage.PutOptions, ct string, meta map[string]string) (header, error) {
+	hdrLen := headerLen(ct, encodeMeta(meta))
+	var h header
+	if sha, size, ok := storage.SealedDigest(r); ok {
+		h.size = size
+		if _, err := hex.Decode(h.sha256[:], []byte(sha)); err != nil {
+			return header{}, err
+		}
+	} else {
+		var err error
+		if h, err = s.copyHashed(ctx, f, hdrLen, r, opts.Size); err != nil {
+			return header{}, err
+		}
+		r = nil
+	}
+	h.contentType, h.meta = ct, meta
+	if opts.Size > 0 && h.size != opts.Size {
+		return header{}, fmt.Errorf("got %d bytes, want %d: %w", h.size, opts.Size, storage.ErrSizeMismatch)
+	}
+	if opts.SHA256 != "" && !strings.EqualFold(opts.SHA256, h.hexSHA256()) {
+		return header{}, fmt.Errorf("got sha256 %s, want %s: %w", h.hexSHA256(), opts.SHA256, storage.ErrDigestMismatch)
+	}
+	if _, err := f.WriteAt(h.marshal(), 0); err != nil {
+		return header{}, fmt.Errorf("write header: %w", err)
+	}
+	if r != nil {
+		if _, err := f.Seek(hdrLen, io.SeekStart); err != nil {
+			return header{}, err
+		}
+		if _, err := io.Copy(f, r); err != nil {
+			return header{}, fmt.Errorf("write: %w", err)
+		}
+	}
+	return h, nil
 }
 
 // copyHashed copies r into f starting at offset, hashing as it goes, and

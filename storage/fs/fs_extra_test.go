@@ -58,7 +58,11 @@ func TestHelperProcess(t *testing.T) {
 			fmt.Println("writing") // the parent kills us now
 			select {}
 		}()
-		s.Put(ctx, "crash/key", pr, storage.PutOptions{})
+		if os.Getenv("HUREN_FS_HELPER_ID") == "absent" {
+			s.PutIfAbsent(ctx, "crash/key", pr, storage.PutOptions{})
+		} else {
+			s.Put(ctx, "crash/key", pr, storage.PutOptions{})
+		}
 		os.Exit(3)
 	}
 }
@@ -178,6 +182,41 @@ func TestCrashMidWriteIsSwept(t *testing.T) {
 	}
 }
 
+// PutIfAbsent writes an anonymous file: a writer killed mid-write leaves
+// nothing at all — no object, no temp file to sweep.
+func TestCrashMidPutIfAbsentLeavesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a process")
+	}
+	root := t.TempDir()
+	cmd := helper(t, root, "die-mid-write", "absent")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	n, _ := out.Read(buf)
+	if !strings.Contains(string(buf[:n]), "writing") {
+		t.Fatalf("helper said %q", buf[:n])
+	}
+	time.Sleep(100 * time.Millisecond)
+	cmd.Process.Kill()
+	cmd.Wait()
+	s, err := New(Config{Root: root}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stat(t.Context(), "crash/key"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("Stat after crash = %v, want ErrNotFound", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(root, "tmp", "*")); len(left) != 0 {
+		t.Fatalf("tmp/ after a crashed PutIfAbsent holds %v", left)
+	}
+}
+
 // A temp file whose writer is alive (lock held) is never swept, however old.
 func TestSweepKeepsLockedTemp(t *testing.T) {
 	root := t.TempDir()
@@ -264,13 +303,11 @@ func TestCorruptObjects(t *testing.T) {
 		return append(out, body...)
 	}
 	cases := map[string][]byte{
-		"empty":     {},
 		"garbage":   []byte("not an object at all, just some bytes written by hand"),
 		"magic":     flip(0),
 		"size":      flip(15),
 		"sha":       flip(30),
 		"crc":       flip(int(headerLen("application/octet-stream", "")) - 1),
-		"truncated": good[:len(good)-10],
 		"extended":  append(bytes.Clone(good), 'x'),
 		"meta-flip": func() []byte { b := bytes.Clone(goodMeta); b[len(goodMeta)-len(body)-6] ^= 0x01; return b }(),
 		"meta-nonl": forge("site=town-a"),
@@ -297,6 +334,84 @@ func TestCorruptObjects(t *testing.T) {
 	}
 	if st, err := s.Stat(ctx, "forged-ok"); err != nil || st.Metadata["a"] != "1" || len(st.Metadata) != 2 {
 		t.Errorf("Stat(forged-ok) = %+v, %v; want metadata a=1 b=", st, err)
+	}
+}
+
+// A torn object — a name whose content did not reach the disk because the
+// process or machine died between PutIfAbsent's link and its fsync — was
+// never acknowledged: reads see no object, List skips it, and PutIfAbsent
+// replaces it, on both commit paths. Concurrent replacers: exactly one wins.
+func TestTornObjects(t *testing.T) {
+	for _, anon := range []bool{true, false} {
+		t.Run(fmt.Sprintf("anon=%v", anon), func(t *testing.T) {
+			root := t.TempDir()
+			s, err := New(Config{Root: root}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if anon && !s.anon {
+				t.Skip("no O_TMPFILE on this filesystem")
+			}
+			s.anon = anon
+			ctx := t.Context()
+			body := bytes.Repeat([]byte("q"), 10000)
+			if _, err := s.Put(ctx, "d/whole", bytes.NewReader(body), storage.PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			whole, _ := os.ReadFile(filepath.Join(root, "objects", "d", "whole"))
+			torn := map[string][]byte{"d/empty": {}, "d/short": whole[:4096]}
+			for k, b := range torn {
+				if err := os.WriteFile(filepath.Join(root, "objects", filepath.FromSlash(k)), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.Stat(ctx, k); !errors.Is(err, storage.ErrNotFound) {
+					t.Errorf("Stat(%s) = %v, want ErrNotFound", k, err)
+				}
+				if _, _, err := s.Get(ctx, k); !errors.Is(err, storage.ErrNotFound) {
+					t.Errorf("Get(%s) = %v, want ErrNotFound", k, err)
+				}
+			}
+			var listed []string
+			if err := s.List(ctx, "d/", func(i storage.Info) error { listed = append(listed, i.Key); return nil }); err != nil || len(listed) != 1 || listed[0] != "d/whole" {
+				t.Fatalf("List = %v, %v; want only d/whole", listed, err)
+			}
+			for k := range torn {
+				const n = 5
+				errs := make(chan error, n)
+				for i := range n {
+					go func() {
+						_, err := s.PutIfAbsent(ctx, k, bytes.NewReader(bytes.Repeat([]byte{byte('a' + i)}, 5000)), storage.PutOptions{})
+						errs <- err
+					}()
+				}
+				won := 0
+				for range n {
+					switch err := <-errs; {
+					case err == nil:
+						won++
+					case errors.Is(err, storage.ErrExists):
+					default:
+						t.Fatalf("PutIfAbsent over torn %s: %v", k, err)
+					}
+				}
+				if won != 1 {
+					t.Fatalf("%d writers replaced torn %s, want exactly 1", won, k)
+				}
+				rc, info, err := s.Get(ctx, k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ := io.ReadAll(rc)
+				rc.Close()
+				if len(got) != 5000 || !bytes.Equal(got, bytes.Repeat(got[:1], 5000)) || info.Size != 5000 {
+					t.Fatalf("%s after replace: %d bytes %q…", k, len(got), got[:min(len(got), 8)])
+				}
+			}
+			// What is left in tmp/ is nothing: the temporary names are gone.
+			if left, _ := filepath.Glob(filepath.Join(root, "tmp", "*")); len(left) != 0 {
+				t.Errorf("tmp/ holds %v", left)
+			}
+		})
 	}
 }
 

@@ -71,6 +71,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"LargeObjectBoundedMemory", testLarge},
 		{"MetadataTravelsWithObject", testMetadata},
 		{"LazyPutIsAtomicAndReadable", testLazy},
+		{"SealedBufferReader", testSealedBuffer},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -570,15 +571,19 @@ func testMismatch(t *testing.T, s storage.Store) {
 	}
 	for _, tc := range tests {
 		for _, ifAbsent := range []bool{false, true} {
-			key := "mm/new-" + tc.name
-			putFn := s.Put
-			if ifAbsent {
-				putFn = s.PutIfAbsent
+			// A sealed Buffer's reader carries its digest: a wrong caller
+			// digest must still be caught without rehashing.
+			for _, sealed := range []bool{false, true} {
+				key := "mm/new-" + tc.name
+				putFn := s.Put
+				if ifAbsent {
+					putFn = s.PutIfAbsent
+				}
+				if _, err := putFn(ctx, key, source(tc.data, sealed), tc.opts); !errors.Is(err, tc.want) {
+					t.Errorf("%s (ifAbsent=%v, sealed=%v) = %v, want %v", tc.name, ifAbsent, sealed, err, tc.want)
+				}
+				wantNotFound(t, s, key)
 			}
-			if _, err := putFn(ctx, key, bytes.NewReader(tc.data), tc.opts); !errors.Is(err, tc.want) {
-				t.Errorf("%s (ifAbsent=%v) = %v, want %v", tc.name, ifAbsent, err, tc.want)
-			}
-			wantNotFound(t, s, key)
 		}
 		put(t, s, "mm/old", old, "")
 		if _, err := s.Put(ctx, "mm/old", bytes.NewReader(tc.data), tc.opts); !errors.Is(err, tc.want) {
@@ -588,6 +593,49 @@ func testMismatch(t *testing.T, s storage.Store) {
 	}
 	if got := listAll(t, s, "mm/"); len(got) != 1 {
 		t.Errorf("List after mismatches = %+v, want only mm/old", got)
+	}
+}
+
+// source reads b from a bytes.Reader, or from a sealed storage.Buffer.
+func source(b []byte, sealed bool) io.Reader {
+	if !sealed {
+		return bytes.NewReader(b)
+	}
+	var buf storage.Buffer
+	buf.Write(b)
+	buf.Seal()
+	return buf.Reader()
+}
+
+// A reader over a sealed storage.Buffer stores exactly its bytes under
+// their digest; one that was partly read stores (and hashes) the rest.
+func testSealedBuffer(t *testing.T, s storage.Store) {
+	ctx := ctxFor(t)
+	b := content(11, 300<<10)
+	for _, ifAbsent := range []bool{false, true} {
+		putFn := s.Put
+		if ifAbsent {
+			putFn = s.PutIfAbsent
+		}
+		key := fmt.Sprintf("sealed/whole-%v", ifAbsent)
+		info, err := putFn(ctx, key, source(b, true), storage.PutOptions{Size: int64(len(b)), SHA256: sum(b)})
+		if err != nil || info.SHA256 != sum(b) || info.Size != int64(len(b)) {
+			t.Fatalf("put sealed = %+v, %v", info, err)
+		}
+		wantContent(t, s, key, b)
+		r := source(b, true)
+		if _, err := io.CopyN(io.Discard, r, 1000); err != nil {
+			t.Fatal(err)
+		}
+		key = fmt.Sprintf("sealed/rest-%v", ifAbsent)
+		info, err = putFn(ctx, key, r, storage.PutOptions{})
+		if err != nil || info.SHA256 != sum(b[1000:]) || info.Size != int64(len(b)-1000) {
+			t.Fatalf("put partly read sealed reader = %+v, %v; want the rest's digest", info, err)
+		}
+		wantContent(t, s, key, b[1000:])
+		if st, err := s.Stat(ctx, key); err != nil || st.SHA256 != sum(b[1000:]) {
+			t.Fatalf("Stat = %+v, %v", st, err)
+		}
 	}
 }
 
