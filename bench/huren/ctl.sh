@@ -46,7 +46,7 @@ start() {
     "$BIN" site --data "$DIR/data" add -id bench -name Bench -kind township -parent county >/dev/null
     "$BIN" token --data "$DIR/data" create -name bench -site bench -cap upload,read | sed -n 's/^secret (shown once): //p' >"$DIR/token"
   fi
-  nohup "$BIN" serve --listen "127.0.0.1:$PORT" --data "$DIR/data" --log-level ${HUREN_BENCH_LOG:-warn} >"$DIR/huren.log" 2>&1 &
+  nohup "$BIN" serve ${HUREN_BENCH_EXTRA:-} --listen "127.0.0.1:$PORT" --data "$DIR/data" --log-level ${HUREN_BENCH_LOG:-warn} >"$DIR/huren.log" 2>&1 &
   echo $! >"$DIR/huren.pid"
   wait_http "http://127.0.0.1:$PORT/readyz"
 }

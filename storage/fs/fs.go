@@ -536,18 +536,27 @@ func (s *Store) putAnon(ctx context.Context, op, key string, r io.Reader, opts s
 	if err := ctx.Err(); err != nil {
 		return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, err)
 	}
-	procPath := "/proc/self/fd/" + strconv.Itoa(fd)
+	return s.commitAnon(ctx, op, key, f, h, opts.Lazy)
+}
+
+// commitAnon links the anonymous file f, holding a complete object with
+// header h, under key (create-if-absent, replacing only a torn object) and
+// makes it durable with one fsync (see putAnon).
+func (s *Store) commitAnon(ctx context.Context, op, key string, f *os.File, h header, lazy bool) (storage.Info, error) {
+	final := s.path(key)
+	procPath := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
 	link := func(to string) error {
 		return linkat(procPath, to)
 	}
 	for attempt := 0; ; attempt++ {
-		err = link(final)
+		err := link(final)
 		if err == nil {
 			break
 		}
 		switch {
 		case errors.Is(err, os.ErrNotExist) && attempt < 10:
-			// A concurrent Delete removed an emptied parent directory.
+			// The key's directory does not exist yet (a staged object), or
+			// a concurrent Delete removed it when it became empty.
 			if err := s.mkdirs(filepath.Dir(final)); err != nil {
 				return storage.Info{}, s.mkdirsErr(op, key, err)
 			}
@@ -556,7 +565,7 @@ func (s *Store) putAnon(ctx context.Context, op, key string, r io.Reader, opts s
 			existing, rerr := s.existing(ctx, op, key, func() error {
 				// Give the anonymous file a temporary name to rename over
 				// the torn object (linkat cannot replace a name).
-				tmpName := filepath.Join(s.tmpDir, "put-"+strconv.FormatInt(time.Now().UnixNano(), 36)+"-"+strconv.Itoa(fd))
+				tmpName := filepath.Join(s.tmpDir, "put-"+strconv.FormatInt(time.Now().UnixNano(), 36)+"-"+strconv.Itoa(int(f.Fd())))
 				if err := link(tmpName); err != nil {
 					return err
 				}
@@ -575,10 +584,10 @@ func (s *Store) putAnon(ctx context.Context, op, key string, r io.Reader, opts s
 	if err != nil {
 		return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, err)
 	}
-	if err := s.syncCommit(op, key, f, final, opts.Lazy); err != nil {
+	if err := s.syncCommit(op, key, f, final, lazy); err != nil {
 		return storage.Info{}, err
 	}
-	return storage.Info{Key: key, Size: h.size, SHA256: h.hexSHA256(), ContentType: ct, ModTime: fi.ModTime(), Metadata: maps.Clone(meta)}, nil
+	return storage.Info{Key: key, Size: h.size, SHA256: h.hexSHA256(), ContentType: h.contentType, ModTime: fi.ModTime(), Metadata: maps.Clone(h.meta)}, nil
 }
 
 // syncCommit makes a just-linked object durable: fsync of the file, which
