@@ -56,8 +56,9 @@ type Store struct {
 	tmpDir string
 	log    *slog.Logger
 	// anon: PutIfAbsent writes anonymous files (O_TMPFILE) and commits
-	// them with one fsync (putAnon). Probed by New; false on filesystems
-	// or kernels without O_TMPFILE, and without /proc.
+	// them with overlapping fsyncs of file and directory (putAnon).
+	// Probed by New; false on filesystems or kernels without O_TMPFILE,
+	// and without /proc.
 	anon bool
 }
 
@@ -504,16 +505,15 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts stora
 // putAnon is PutIfAbsent on an anonymous file (O_TMPFILE): the content is
 // written to an inode without a name, linked under the key with linkat(2)
 // — which fails if the key exists, so exactly one writer wins — and then
-// fsynced once. The single fsync after the link is the cheap part: it
-// makes the content and the new name durable in one journal commit (ext4,
-// XFS: fsync commits the transaction that last changed the inode, and the
-// link changed it), where write-fsync-link-fsync(dir) needs two. Readers
+// the file and its directory are fsynced, concurrently. The classic order
+// (write, fsync, link, fsync the directory) waits for two flushes one
+// after the other; linking first lets both flushes run at once. Readers
 // never see a partial object, since the link comes after the last byte is
-// written; only a crash between the link and the end of the fsync can
+// written; only a crash between the link and the end of the fsyncs can
 // leave a name whose content did not reach the disk — a torn object, which
 // was never acknowledged and which every read treats as absent and the
-// next PutIfAbsent replaces (see isTorn). An anonymous file needs no
-// lock and no sweeping: the kernel frees it if we die before the link.
+// next PutIfAbsent replaces (see isTorn). An anonymous file needs no lock
+// and no sweeping: the kernel frees it if we die before the link.
 func (s *Store) putAnon(ctx context.Context, op, key string, r io.Reader, opts storage.PutOptions, ct string, meta map[string]string) (storage.Info, error) {
 	final := s.path(key)
 	if err := s.mkdirs(filepath.Dir(final)); err != nil {
@@ -541,7 +541,7 @@ func (s *Store) putAnon(ctx context.Context, op, key string, r io.Reader, opts s
 
 // commitAnon links the anonymous file f, holding a complete object with
 // header h, under key (create-if-absent, replacing only a torn object) and
-// makes it durable with one fsync (see putAnon).
+// makes it durable (see putAnon).
 func (s *Store) commitAnon(ctx context.Context, op, key string, f *os.File, h header, lazy bool) (storage.Info, error) {
 	final := s.path(key)
 	procPath := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
@@ -590,19 +590,33 @@ func (s *Store) commitAnon(ctx context.Context, op, key string, f *os.File, h he
 	return storage.Info{Key: key, Size: h.size, SHA256: h.hexSHA256(), ContentType: h.contentType, ModTime: fi.ModTime(), Metadata: maps.Clone(h.meta)}, nil
 }
 
-// syncCommit makes a just-linked object durable: fsync of the file, which
-// on a journaling filesystem also commits its new name (see putAnon). If
-// that fails the object may not survive a crash, so it is unlinked again
-// (if still ours) and the write reported as failed.
+// syncCommit makes a just-linked object durable: fsync of the file and of
+// its directory (see putAnon). If that fails the object may not survive a
+// crash, so it is unlinked again (if still ours) and the write reported as
+// failed.
 func (s *Store) syncCommit(op, key string, f *os.File, final string, lazy bool) error {
 	if lazy {
 		return nil
 	}
-	err := f.Sync()
-	if err == nil && !s.anon {
-		// Without O_TMPFILE the file was fsynced before its link and the
+	dir := filepath.Dir(final)
+	var err error
+	if s.anon {
+		// Content and name become durable together: the file and its
+		// directory are fsynced concurrently. A journaling filesystem would
+		// need only the file's fsync (it commits the transaction holding
+		// the link), but ext4 without a journal — the benchmark VMs run
+		// that — persists a new name only through the directory. Issued in
+		// parallel the two flushes coalesce: 1.44 ms per 0.5 MB object
+		// against 1.37 for the file alone and 1.75 one after the other.
+		dirErr := make(chan error, 1)
+		go func() { dirErr <- syncDir(dir) }()
+		err = errors.Join(f.Sync(), <-dirErr)
+	} else {
+		// A named temp file was fsynced before its link (or rename); the
 		// directory carries the commit.
-		err = syncDir(filepath.Dir(final))
+		if err = f.Sync(); err == nil {
+			err = syncDir(dir)
+		}
 	}
 	if err == nil {
 		return nil
