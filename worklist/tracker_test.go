@@ -42,7 +42,12 @@ func TestTrackerQuietPeriod(t *testing.T) {
 	defer q.Close()
 	sub, _ := q.Subscribe(ctx)
 	defer sub.Close()
-	tr := worklist.NewTracker(worklist.TrackerConfig{Queue: q, Router: worklist.NewRouter(loadRules(t)), Quiet: 100 * time.Millisecond})
+	// A weekday morning in China: testdata/rules.json sends head CTs to
+	// the night reading group from 22:00 to 08:00, so with the real clock
+	// this test failed between 14:00 and 00:00 UTC.
+	morning := time.Date(2026, 11, 23, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
+	tr := worklist.NewTracker(worklist.TrackerConfig{Queue: q, Router: worklist.NewRouter(loadRules(t)), Quiet: 100 * time.Millisecond,
+		Now: func() time.Time { return morning }})
 	defer tr.Close(ctx)
 	for i, sop := range []string{"1.1", "1.2", "1.3"} {
 		series := "s1"

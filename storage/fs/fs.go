@@ -664,6 +664,12 @@ func (s *Store) existing(ctx context.Context, op, key string, replace func() err
 			t.Close() // someone replaced it while we waited
 			continue
 		}
+		// Still torn? We may have opened the object another writer put
+		// in place of the torn one after our Stat: that one stays.
+		if h, off, herr := readHeader(t); !isTorn(locked.Size(), h, off, herr) {
+			t.Close()
+			continue
+		}
 		s.log.Warn("replacing a torn object (a write cut by a crash before it was acknowledged)", "key", key, "bytes", locked.Size())
 		err = replace()
 		t.Close()
