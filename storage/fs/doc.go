@@ -8,23 +8,24 @@
 //	objects/<key>   one file per object: a small header (size, SHA-256,
 //	                content type, CRC) followed by the content byte for byte
 //	                (see format.go)
-//	tmp/put-*       writes in progress, each flock-ed by its writer
+//	tmp/put-*       writes in progress without O_TMPFILE, each flock-ed by
+//	                its writer; transient names of replacing Puts
 //
-// Atomicity and durability: Put streams into a temp file while hashing,
-// writes the header, fsyncs, renames over the key and fsyncs the directory;
-// New removes temp files whose writer is gone (their flock is free).
-// PutIfAbsent — every DICOM original — writes an anonymous file (O_TMPFILE)
-// in the key's directory, links it under the key with linkat(2), which
-// fails if the key exists (atomic across processes), and then fsyncs the
-// file and its directory concurrently, so the two flushes overlap instead of
-// following each other as in write-fsync-link-fsync(dir) (1.44 against
-// 1.75 ms per 0.5 MB object on the benchmark VM). Readers see the old or the new object,
-// never a part. The price is the torn object: a crash between the link and
-// the end of the fsync can leave the name with content that never reached
-// the disk (empty or short). It was never acknowledged; reads treat it as
-// absent and PutIfAbsent replaces it (see isTorn). Without O_TMPFILE (or
-// /proc) PutIfAbsent falls back to a named temp file: fsync, link, fsync
-// of the directory.
+// Atomicity and durability: Put and PutIfAbsent (every DICOM original)
+// write an anonymous file (O_TMPFILE) in the key's directory, link it under
+// the key with linkat(2), which fails if the key exists (atomic across
+// processes), and then fsync the file and its directory concurrently, so
+// the two flushes overlap instead of following each other as in
+// write-fsync-link-fsync(dir) (1.44 against 1.75 ms per 0.5 MB object on
+// the benchmark VM). Readers see the old or the new object, never a part.
+// The price is the torn object: a crash between the link and the end of
+// the fsync can leave the name with content that never reached the disk
+// (empty or short). It was never acknowledged; reads treat it as absent and
+// PutIfAbsent replaces it (see isTorn). Put over an existing key fsyncs the
+// new file before renaming it over the old one, so a power loss never
+// leaves neither. Without O_TMPFILE (or /proc) both fall back to a named,
+// flock-ed temp file in tmp/: fsync, link or rename, fsync of the
+// directory; New removes temp files whose writer is gone.
 //
 // A reader over a sealed storage.Buffer carries its SHA-256 (computed by
 // the storage package as the bytes arrived), so such a Put does not hash

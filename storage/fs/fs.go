@@ -373,10 +373,13 @@ func (s *Store) walk(ctx context.Context, dirKey, prefix string, fn func(storage
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
-// Put writes r to a locked temp file in tmp/ while hashing it, fills in the
-// header, fsyncs the file, renames it over the key and fsyncs the directory.
-// A failure at any point before the rename leaves the old object untouched;
-// the temp file is removed (or, after a crash, swept by the next New).
+// Put writes r to an anonymous file (see putAnon) and links it under the
+// key; if the key exists, the new file is fsynced first (unless Lazy) and
+// renamed over the old one. Without O_TMPFILE it writes a locked temp file
+// in tmp/, fsyncs it, renames it over the key and fsyncs the directory. A
+// failure at any point before the link or rename leaves the old object
+// untouched; nothing is left behind (named temp files of dead writers are
+// swept by the next New).
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts storage.PutOptions) (storage.Info, error) {
 	return s.put(ctx, "put", key, r, opts, false)
 }
@@ -418,8 +421,8 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts stora
 	if err := ctx.Err(); err != nil {
 		return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, err)
 	}
-	if ifAbsent && s.anon {
-		return s.putAnon(ctx, op, key, r, opts, ct, meta)
+	if s.anon {
+		return s.putAnon(ctx, op, key, r, opts, ct, meta, !ifAbsent)
 	}
 
 	tmp, err := os.CreateTemp(s.tmpDir, "put-*")
@@ -514,7 +517,7 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts stora
 // was never acknowledged and which every read treats as absent and the
 // next PutIfAbsent replaces (see isTorn). An anonymous file needs no lock
 // and no sweeping: the kernel frees it if we die before the link.
-func (s *Store) putAnon(ctx context.Context, op, key string, r io.Reader, opts storage.PutOptions, ct string, meta map[string]string) (storage.Info, error) {
+func (s *Store) putAnon(ctx context.Context, op, key string, r io.Reader, opts storage.PutOptions, ct string, meta map[string]string, replace bool) (storage.Info, error) {
 	final := s.path(key)
 	if err := s.mkdirs(filepath.Dir(final)); err != nil {
 		return storage.Info{}, s.mkdirsErr(op, key, err)
@@ -536,17 +539,29 @@ func (s *Store) putAnon(ctx context.Context, op, key string, r io.Reader, opts s
 	if err := ctx.Err(); err != nil {
 		return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, err)
 	}
-	return s.commitAnon(ctx, op, key, f, h, opts.Lazy)
+	return s.commitAnon(ctx, op, key, f, h, opts.Lazy, replace)
 }
 
 // commitAnon links the anonymous file f, holding a complete object with
-// header h, under key (create-if-absent, replacing only a torn object) and
-// makes it durable (see putAnon).
-func (s *Store) commitAnon(ctx context.Context, op, key string, f *os.File, h header, lazy bool) (storage.Info, error) {
+// header h, under key and makes it durable (see putAnon). Without replace
+// it is create-if-absent (replacing only a torn object); with replace (Put)
+// an existing object is replaced atomically by renaming over it — the
+// first write of a key, the common case, needs no rename.
+func (s *Store) commitAnon(ctx context.Context, op, key string, f *os.File, h header, lazy, replace bool) (storage.Info, error) {
 	final := s.path(key)
 	procPath := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
 	link := func(to string) error {
 		return linkat(procPath, to)
+	}
+	// renameOver gives the anonymous file a temporary name and renames it
+	// over final (linkat cannot replace a name).
+	renameOver := func() error {
+		tmpName := filepath.Join(s.tmpDir, "put-"+strconv.FormatInt(time.Now().UnixNano(), 36)+"-"+strconv.Itoa(int(f.Fd())))
+		if err := link(tmpName); err != nil {
+			return err
+		}
+		defer os.Remove(tmpName)
+		return os.Rename(tmpName, final)
 	}
 	for attempt := 0; ; attempt++ {
 		err := link(final)
@@ -561,17 +576,23 @@ func (s *Store) commitAnon(ctx context.Context, op, key string, f *os.File, h he
 				return storage.Info{}, s.mkdirsErr(op, key, err)
 			}
 			continue
-		case errors.Is(err, os.ErrExist):
-			existing, rerr := s.existing(ctx, op, key, func() error {
-				// Give the anonymous file a temporary name to rename over
-				// the torn object (linkat cannot replace a name).
-				tmpName := filepath.Join(s.tmpDir, "put-"+strconv.FormatInt(time.Now().UnixNano(), 36)+"-"+strconv.Itoa(int(f.Fd())))
-				if err := link(tmpName); err != nil {
-					return err
+		case errors.Is(err, os.ErrExist) && replace:
+			// Replacing a durable object: the new content must be on disk
+			// before its name takes the old one's place, or a power loss
+			// could leave neither (the new one torn, the old one unlinked).
+			if !lazy {
+				if err := f.Sync(); err != nil {
+					return storage.Info{}, fmt.Errorf("fs %s %s: fsync: %w", op, key, err)
 				}
-				defer os.Remove(tmpName)
-				return os.Rename(tmpName, final)
-			})
+			}
+			if err := renameOver(); err != nil {
+				if errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, os.ErrExist) {
+					return storage.Info{}, fmt.Errorf("fs %s %s: a directory of that name exists: %w", op, key, ErrKeyConflict)
+				}
+				return storage.Info{}, fmt.Errorf("fs %s %s: commit: %w", op, key, err)
+			}
+		case errors.Is(err, os.ErrExist):
+			existing, rerr := s.existing(ctx, op, key, renameOver)
 			if rerr != nil {
 				return existing, rerr
 			}

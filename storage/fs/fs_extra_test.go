@@ -58,9 +58,13 @@ func TestHelperProcess(t *testing.T) {
 			fmt.Println("writing") // the parent kills us now
 			select {}
 		}()
-		if os.Getenv("HUREN_FS_HELPER_ID") == "absent" {
+		switch os.Getenv("HUREN_FS_HELPER_ID") {
+		case "absent":
 			s.PutIfAbsent(ctx, "crash/key", pr, storage.PutOptions{})
-		} else {
+		case "named": // the fallback without O_TMPFILE
+			s.anon = false
+			s.Put(ctx, "crash/key", pr, storage.PutOptions{})
+		default:
 			s.Put(ctx, "crash/key", pr, storage.PutOptions{})
 		}
 		os.Exit(3)
@@ -139,7 +143,7 @@ func TestCrashMidWriteIsSwept(t *testing.T) {
 		t.Skip("spawns a process")
 	}
 	root := t.TempDir()
-	cmd := helper(t, root, "die-mid-write", "")
+	cmd := helper(t, root, "die-mid-write", "named")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -182,38 +186,42 @@ func TestCrashMidWriteIsSwept(t *testing.T) {
 	}
 }
 
-// PutIfAbsent writes an anonymous file: a writer killed mid-write leaves
-// nothing at all — no object, no temp file to sweep.
-func TestCrashMidPutIfAbsentLeavesNothing(t *testing.T) {
+// Put and PutIfAbsent write anonymous files: a writer killed mid-write
+// leaves nothing at all — no object, no temp file to sweep.
+func TestCrashMidWriteLeavesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns a process")
 	}
-	root := t.TempDir()
-	cmd := helper(t, root, "die-mid-write", "absent")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 64)
-	n, _ := out.Read(buf)
-	if !strings.Contains(string(buf[:n]), "writing") {
-		t.Fatalf("helper said %q", buf[:n])
-	}
-	time.Sleep(100 * time.Millisecond)
-	cmd.Process.Kill()
-	cmd.Wait()
-	s, err := New(Config{Root: root}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Stat(t.Context(), "crash/key"); !errors.Is(err, storage.ErrNotFound) {
-		t.Fatalf("Stat after crash = %v, want ErrNotFound", err)
-	}
-	if left, _ := filepath.Glob(filepath.Join(root, "tmp", "*")); len(left) != 0 {
-		t.Fatalf("tmp/ after a crashed PutIfAbsent holds %v", left)
+	for _, mode := range []string{"absent", "put"} {
+		t.Run(mode, func(t *testing.T) {
+			root := t.TempDir()
+			cmd := helper(t, root, "die-mid-write", mode)
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 64)
+			n, _ := out.Read(buf)
+			if !strings.Contains(string(buf[:n]), "writing") {
+				t.Fatalf("helper said %q", buf[:n])
+			}
+			time.Sleep(100 * time.Millisecond)
+			cmd.Process.Kill()
+			cmd.Wait()
+			s, err := New(Config{Root: root}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Stat(t.Context(), "crash/key"); !errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("Stat after crash = %v, want ErrNotFound", err)
+			}
+			if left, _ := filepath.Glob(filepath.Join(root, "tmp", "*")); len(left) != 0 {
+				t.Fatalf("tmp/ after a crashed write holds %v", left)
+			}
+		})
 	}
 }
 
