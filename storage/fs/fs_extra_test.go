@@ -136,14 +136,12 @@ func TestPutIfAbsentAcrossProcesses(t *testing.T) {
 	}
 }
 
-// A writer killed mid-write leaves only a temp file, invisible to readers,
-// and the next New removes it once its lock is gone.
-func TestCrashMidWriteIsSwept(t *testing.T) {
-	if testing.Short() {
-		t.Skip("spawns a process")
-	}
-	root := t.TempDir()
-	cmd := helper(t, root, "die-mid-write", "named")
+// killMidWrite runs a helper process that starts a write (mode: "named"
+// Put on the named-temp fallback, "put" or "absent" on anonymous files) and
+// kills it once the first megabyte has gone out.
+func killMidWrite(t *testing.T, root, mode string) {
+	t.Helper()
+	cmd := helper(t, root, "die-mid-write", mode)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -156,10 +154,20 @@ func TestCrashMidWriteIsSwept(t *testing.T) {
 	if !strings.Contains(string(buf[:n]), "writing") {
 		t.Fatalf("helper said %q", buf[:n])
 	}
-	// Give the writer a moment to flush the first chunk to its temp file.
+	// Give the writer a moment to flush the first chunk to its file.
 	time.Sleep(100 * time.Millisecond)
 	cmd.Process.Kill()
 	cmd.Wait()
+}
+
+// A writer killed mid-write leaves only a temp file, invisible to readers,
+// and the next New removes it once its lock is gone.
+func TestCrashMidWriteIsSwept(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a process")
+	}
+	root := t.TempDir()
+	killMidWrite(t, root, "named")
 
 	temps, _ := filepath.Glob(filepath.Join(root, "tmp", "put-*"))
 	if len(temps) != 1 {
@@ -195,22 +203,7 @@ func TestCrashMidWriteLeavesNothing(t *testing.T) {
 	for _, mode := range []string{"absent", "put"} {
 		t.Run(mode, func(t *testing.T) {
 			root := t.TempDir()
-			cmd := helper(t, root, "die-mid-write", mode)
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			buf := make([]byte, 64)
-			n, _ := out.Read(buf)
-			if !strings.Contains(string(buf[:n]), "writing") {
-				t.Fatalf("helper said %q", buf[:n])
-			}
-			time.Sleep(100 * time.Millisecond)
-			cmd.Process.Kill()
-			cmd.Wait()
+			killMidWrite(t, root, mode)
 			s, err := New(Config{Root: root}, nil)
 			if err != nil {
 				t.Fatal(err)
