@@ -41,8 +41,6 @@ type Catalog struct {
 type entry struct {
 	rec    catalog.Record
 	ts     int64
-	stPart dicomjson.Dataset
-	sePart dicomjson.Dataset
 	mods   []string
 }
 
@@ -91,8 +89,11 @@ func (c *Catalog) Put(ctx context.Context, rec catalog.Record) error {
 	if err != nil {
 		return err
 	}
-	e := &entry{rec: rec, ts: catalog.ReceivedScore(rec.ReceivedAt), stPart: catalog.StudyPart(rec),
-		sePart: catalog.SeriesPart(rec), mods: catalog.Modalities(rec)}
+	// The study and series parts of a record are only needed for the
+	// representative instance, so refresh computes them for that one
+	// instead of every entry keeping two more maps (a quarter of an
+	// instance's memory).
+	e := &entry{rec: rec, ts: catalog.ReceivedScore(rec.ReceivedAt), mods: catalog.Modalities(rec)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.remove(rec.InstanceUID)
@@ -173,7 +174,7 @@ func (c *Catalog) refresh(st *study, se *series) {
 	for m := range st.modCount {
 		mods = append(mods, m)
 	}
-	attrs := catalog.StudyDataset(rep.stPart, len(st.series), len(st.insts), mods)
+	attrs := catalog.StudyDataset(catalog.StudyPart(rep.rec), len(st.series), len(st.insts), mods)
 	st.score = catalog.StudyScore(attrs)
 	st.view = catalog.StudyView{UID: st.uid, Score: st.score, Attrs: attrs, Sites: keys(st.siteCnt)}
 	st.names = st.names[:0]
@@ -187,7 +188,7 @@ func (c *Catalog) refresh(st *study, se *series) {
 	if len(se.insts) > 0 {
 		srep := representative(se.insts)
 		se.view = catalog.SeriesView{StudyUID: st.uid, UID: se.uid,
-			Attrs: catalog.SeriesDataset(srep.sePart, len(se.insts)), Sites: keys(se.siteCnt)}
+			Attrs: catalog.SeriesDataset(catalog.SeriesPart(srep.rec), len(se.insts)), Sites: keys(se.siteCnt)}
 	}
 	i := sort.Search(len(c.order), func(i int) bool {
 		return !catalog.StudyBefore(c.order[i].score, c.order[i].uid, st.score, st.uid)
