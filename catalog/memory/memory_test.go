@@ -58,3 +58,48 @@ func BenchmarkSearch100k(b *testing.B) {
 		})
 	}
 }
+
+// Instances of one series share equal attribute elements inside the
+// catalog; what callers get back stays theirs to change, and removing the
+// instance others were shared from changes nothing for them.
+func TestSharedElementsStayIsolated(t *testing.T) {
+	ctx := context.Background()
+	c := memory.New(nil)
+	base := catalogtest.BenchRecord(rand.New(rand.NewPCG(1, 2)), 1)
+	mk := func(n string) catalog.Record {
+		r := base
+		r.Attrs = base.Attrs.Clone()
+		r.InstanceUID = base.SeriesUID + "." + n
+		r.Attrs.Set(catalog.TagSOPInstanceUID, "UI", r.InstanceUID)
+		return r
+	}
+	for _, n := range []string{"1", "2", "3"} {
+		if err := c.Put(ctx, mk(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := c.Instance(ctx, base.SeriesUID+".1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Attrs[catalog.TagPatientID].Value[0] = "CHANGED"
+	a.Attrs.Set(catalog.TagModality, "CS", "XX")
+	if err := c.Delete(ctx, base.SeriesUID+".3"); err != nil { // the last one put
+		t.Fatal(err)
+	}
+	if err := c.Put(ctx, mk("4")); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"1", "2", "4"} {
+		r, err := c.Instance(ctx, base.SeriesUID+"."+n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := r.Attrs.String(catalog.TagPatientID), base.Attrs.String(catalog.TagPatientID); got != want {
+			t.Errorf("instance %s: PatientID %q, want %q", n, got, want)
+		}
+		if got := r.Attrs.String(catalog.TagModality); got != base.Attrs.String(catalog.TagModality) {
+			t.Errorf("instance %s: Modality %q", n, got)
+		}
+	}
+}
