@@ -313,16 +313,7 @@ func (s *source) routeWords(ctx context.Context, p *catalog.Plan, words []string
 		if _, err := pipe.Exec(ctx); err != nil {
 			return route{}, c.fail("search word index", err)
 		}
-		r := route{ids: []string{}, scores: []int64{}, used: "name"}
-		seen := map[string]bool{}
-		for _, cmd := range zs {
-			for _, z := range cmd.Val() {
-				if id, _ := z.Member.(string); !seen[id] {
-					seen[id] = true
-					r.ids, r.scores = append(r.ids, id), append(r.scores, int64(z.Score))
-				}
-			}
-		}
+		r := unionRoute("name", zs)
 		return r, nil
 	}
 	return route{walk: c.key("x", "date"), prefix: p.NamePrefix}, nil
@@ -379,17 +370,7 @@ func (s *source) intersect(ctx context.Context, scoreKeys []string, sizes map[st
 	if _, err := pipe.Exec(ctx); err != nil {
 		return route{}, false, c.fail("search index intersection", err)
 	}
-	r := route{ids: []string{}, scores: []int64{}, used: "sets"}
-	seen := map[string]bool{}
-	for _, cmd := range cmds {
-		for _, z := range cmd.Val() {
-			if id, _ := z.Member.(string); !seen[id] {
-				seen[id] = true
-				r.ids, r.scores = append(r.ids, id), append(r.scores, int64(z.Score))
-			}
-		}
-	}
-	return r, true, nil
+	return unionRoute("sets", cmds), true, nil
 }
 
 func siteList(p *catalog.Plan) []string {
@@ -766,4 +747,20 @@ func (s *source) Series(ctx context.Context, studyUID string) ([]catalog.SeriesV
 
 func (s *source) Records(ctx context.Context, studyUID, seriesUID string) ([]catalog.Record, error) {
 	return s.c.records(ctx, s.c.key("se", studyUID, seriesUID, "i"), "z")
+}
+
+// unionRoute merges the members of sorted-set replies into one route, each
+// study once, with the score of its first occurrence.
+func unionRoute(used string, cmds []*goredis.ZSliceCmd) route {
+	r := route{ids: []string{}, scores: []int64{}, used: used}
+	seen := map[string]bool{}
+	for _, cmd := range cmds {
+		for _, z := range cmd.Val() {
+			if id, _ := z.Member.(string); !seen[id] {
+				seen[id] = true
+				r.ids, r.scores = append(r.ids, id), append(r.scores, int64(z.Score))
+			}
+		}
+	}
+	return r
 }
