@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -15,9 +14,9 @@ import (
 
 // Normalize validates rec and returns the canonical copy every backend
 // stores: UIDs checked (1–64 characters of digits, dots, letters, '-' or
-// '_'), Attrs deep-copied through its JSON form (so numbers become
-// json.Number and PN values map[string]any, exactly as after a Redis round
-// trip) with upper-case tags, the three UID attributes set from the record's
+// '_'), Attrs deep-copied into the shape of their JSON round trip
+// (canonicalAttrs: numbers become json.Number and PN values
+// map[string]any, exactly as after a Redis round trip) with upper-case tags, the three UID attributes set from the record's
 // fields, and ReceivedAt without its monotonic reading. Backends call it in
 // Put; the caller's Record is never retained or modified.
 func Normalize(rec Record) (Record, error) {
@@ -29,11 +28,7 @@ func Normalize(rec Record) (Record, error) {
 	if len(rec.Site) > 128 || strings.IndexFunc(rec.Site, func(r rune) bool { return unicode.IsControl(r) || r == unicode.ReplacementChar }) >= 0 {
 		return Record{}, fmt.Errorf("%w: site %q", ErrInvalidRecord, rec.Site)
 	}
-	raw, err := json.Marshal(rec.Attrs)
-	if err != nil {
-		return Record{}, fmt.Errorf("%w: attrs of %s: %v", ErrInvalidRecord, rec.InstanceUID, err)
-	}
-	attrs, err := dicomjson.Decode(raw)
+	attrs, err := canonicalAttrs(rec.Attrs)
 	if err != nil {
 		return Record{}, fmt.Errorf("%w: attrs of %s: %v", ErrInvalidRecord, rec.InstanceUID, err)
 	}
