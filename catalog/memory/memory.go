@@ -57,6 +57,8 @@ type study struct {
 	inOrder  bool
 	modCount map[string]int
 	siteCnt  map[string]int
+	// rep caches representative(insts); nil when it must be recomputed.
+	rep *entry
 }
 
 type series struct {
@@ -67,6 +69,8 @@ type series struct {
 	// last is the entry put most recently (nil once it is removed): new
 	// instances share its equal attribute elements (see share).
 	last *entry
+	// rep caches representative(insts); nil when it must be recomputed.
+	rep *entry
 }
 
 // New returns an empty catalog. logger may be nil (silent).
@@ -116,6 +120,14 @@ func (c *Catalog) Put(ctx context.Context, rec catalog.Record) error {
 		share(&e.rec, &se.last.rec)
 	}
 	se.last = e
+	// Keep the cached representatives current instead of scanning every
+	// instance of the study on each put (quadratic in a 4000-slice study).
+	if st.rep != nil && newer(e, st.rep) {
+		st.rep = e
+	}
+	if se.rep != nil && newer(e, se.rep) {
+		se.rep = e
+	}
 	c.inst[rec.InstanceUID] = e
 	st.insts[rec.InstanceUID] = e
 	se.insts[rec.InstanceUID] = e
@@ -142,6 +154,12 @@ func (c *Catalog) remove(uid string) {
 	if se.last == e {
 		se.last = nil
 	}
+	if st.rep == e {
+		st.rep = nil
+	}
+	if se.rep == e {
+		se.rep = nil
+	}
 	for _, m := range e.mods {
 		if st.modCount[m]--; st.modCount[m] == 0 {
 			delete(st.modCount, m)
@@ -163,11 +181,16 @@ func (c *Catalog) remove(uid string) {
 func representative(m map[string]*entry) *entry {
 	var rep *entry
 	for _, e := range m {
-		if rep == nil || e.ts > rep.ts || e.ts == rep.ts && e.rec.InstanceUID > rep.rec.InstanceUID {
+		if rep == nil || newer(e, rep) {
 			rep = e
 		}
 	}
 	return rep
+}
+
+// newer orders entries by (ts, InstanceUID).
+func newer(a, b *entry) bool {
+	return a.ts > b.ts || a.ts == b.ts && a.rec.InstanceUID > b.rec.InstanceUID
 }
 
 // refresh recomputes a study's summary, the summary of its series se,
@@ -180,7 +203,10 @@ func (c *Catalog) refresh(st *study, se *series) {
 		delete(c.studies, st.uid)
 		return
 	}
-	rep := representative(st.insts)
+	if st.rep == nil {
+		st.rep = representative(st.insts)
+	}
+	rep := st.rep
 	mods := make([]string, 0, len(st.modCount))
 	for m := range st.modCount {
 		mods = append(mods, m)
@@ -197,7 +223,10 @@ func (c *Catalog) refresh(st *study, se *series) {
 	index(c.byPID, st.pids, st.uid)
 	index(c.byAcc, st.accs, st.uid)
 	if len(se.insts) > 0 {
-		srep := representative(se.insts)
+		if se.rep == nil {
+			se.rep = representative(se.insts)
+		}
+		srep := se.rep
 		se.view = catalog.SeriesView{StudyUID: st.uid, UID: se.uid,
 			Attrs: catalog.SeriesDataset(catalog.SeriesPart(srep.rec), len(se.insts)), Sites: keys(se.siteCnt)}
 	}
