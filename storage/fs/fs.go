@@ -60,6 +60,8 @@ type Store struct {
 	// Probed by New; false on filesystems or kernels without O_TMPFILE,
 	// and without /proc.
 	anon bool
+	// dirs coalesces the directory fsyncs of concurrent commits.
+	dirs *dirSyncer
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -87,6 +89,7 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 		root:   root,
 		objDir: filepath.Join(root, "objects"),
 		tmpDir: filepath.Join(root, "tmp"),
+		dirs:   newDirSyncer(),
 		log:    logger.With("component", "storage.fs"),
 	}
 	for _, d := range []string{s.objDir, s.tmpDir} {
@@ -499,7 +502,7 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts stora
 		// Atomic already (rename/link); durability is what Lazy waives.
 		return info, nil
 	}
-	if err := syncDir(filepath.Dir(final)); err != nil {
+	if err := s.dirs.Sync(filepath.Dir(final)); err != nil {
 		return storage.Info{}, fmt.Errorf("fs %s %s: fsync dir: %w", op, key, err)
 	}
 	return info, nil
@@ -630,13 +633,13 @@ func (s *Store) syncCommit(op, key string, f *os.File, final string, lazy bool) 
 		// parallel the two flushes coalesce: 1.44 ms per 0.5 MB object
 		// against 1.37 for the file alone and 1.75 one after the other.
 		dirErr := make(chan error, 1)
-		go func() { dirErr <- syncDir(dir) }()
+		go func() { dirErr <- s.dirs.Sync(dir) }()
 		err = errors.Join(f.Sync(), <-dirErr)
 	} else {
 		// A named temp file was fsynced before its link (or rename); the
 		// directory carries the commit.
 		if err = f.Sync(); err == nil {
-			err = syncDir(dir)
+			err = s.dirs.Sync(dir)
 		}
 	}
 	if err == nil {
