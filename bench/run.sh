@@ -27,7 +27,17 @@ export STOWCLIENT=/tmp/bench-bin/stowclient SHARED_BENCH="$SHARED"
 (cd "$REPO" && go build -o /tmp/bench-bin/huren ./cmd/huren)
 
 CT=/tmp/bench-data/ct300
-trap '"$HERE/huren/ctl.sh" stop >/dev/null 2>&1 || true' EXIT
+# Repetitions move the previous one's files aside instead of deleting them
+# (Huren's ctl.sh and Orthanc's reset below alike); they are deleted after
+# the last measurement. On ext4 without a journal — these VMs — every inode
+# freed in the last 60-360 s is skipped, one inode-table lookup each, by
+# each new file's inode allocation (recently_deleted() in fs/ext4/ialloc.c):
+# deleting the previous repetition's thousands of files made the next one
+# pay 15-20 % (Huren, 2 files per instance) in the kernel's allocator.
+export BENCH_TRASH=/tmp/bench-trash.$$
+mkdir -p "$BENCH_TRASH"
+trash() { for p in "$@"; do [ -e "$p" ] && mv "$p" "$BENCH_TRASH/$(date +%s%N)-$(basename "$p")" || true; done; }
+trap '"$HERE/huren/ctl.sh" stop >/dev/null 2>&1 || true; rm -rf "$BENCH_TRASH"' EXIT
 series_of() { dcmdump +P 0020,000d +P 0020,000e "$1" | sed -n 's/.*\[\(.*\)\].*/\1/p' | tr '\n' ' '; }
 read -r STUDY SERIES <<<"$(series_of "$CT/CT00001.dcm")"
 
@@ -48,6 +58,9 @@ fi
 
 want orthanc && ( echo "== Orthanc" >&2
  . "$SHARED/targets/orthanc.env"; export RESULTS=$OUT/orthanc.jsonl
+  # orthanc.env's reset with the old storage moved aside, not deleted (see BENCH_TRASH)
+  ODATA=${ORTHANC_DATA:-/tmp/orthanc-bench}
+  export RESET_CMD="$SHARED/orthanc/stop.sh && { [ ! -e $ODATA/storage ] || mv $ODATA/storage $BENCH_TRASH/orthanc-\$(date +%s%N); } && env -u TCP_NODELAY $SHARED/orthanc/start.sh >/dev/null"
   if row stow || row metadata; then
     python3 "$SHARED/hubbench.py" stow --data "$CT" --reps "$REPS" --batch 1 --concurrency 1
     python3 "$SHARED/hubbench.py" stow --data "$CT" --reps "$REPS" --batch 1 --concurrency 4
@@ -60,7 +73,7 @@ for backend in fs minio; do
   want "huren-$backend" || continue
   echo "== Huren ($backend)" >&2
   export HUREN_BENCH_BACKEND=$backend HUREN_BENCH_DIR=/tmp/huren-bench-$backend
-  rm -rf "$HUREN_BENCH_DIR"
+  trash "$HUREN_BENCH_DIR"
   "$HERE/huren/ctl.sh" start
   TOKEN=$(cat "$HUREN_BENCH_DIR/token")
   export LABEL=huren-$backend DICOMWEB="http://bench:$TOKEN@127.0.0.1:18042/dicom-web"

@@ -63,16 +63,31 @@ stop_all() {
   for p in minio redis; do [ -s "$DIR/$p.pid" ] && kill "$(cat "$DIR/$p.pid")" 2>/dev/null || true; done
 }
 
+# discard removes a previous repetition's files. With BENCH_TRASH set it
+# moves them into that directory instead (same filesystem), for run.sh to
+# delete after the last measurement: on ext4 without a journal (the
+# benchmark VMs) every inode freed in the last 60-360 s makes each new
+# file's inode allocation skip it (recently_deleted() in fs/ext4/ialloc.c),
+# so deleting the last repetition's thousands of files taxes the next one.
+discard() {
+  if [ -n "${BENCH_TRASH:-}" ]; then
+    local d; d="$BENCH_TRASH/$(date +%s%N)"; mkdir -p "$d"
+    for p in "$@"; do [ -e "$p" ] && mv "$p" "$d/" || true; done
+  else
+    rm -rf "$@"
+  fi
+}
+
 reset() {
   stop
   if [ "$BACKEND" = minio ]; then
     kill "$(cat "$DIR/minio.pid")" 2>/dev/null || true; sleep 0.5
-    rm -rf "$DIR/minio/huren/dicom" "$DIR/minio/huren/meta" "$DIR/minio/huren/tasks"
+    discard "$DIR/minio/huren/dicom" "$DIR/minio/huren/meta" "$DIR/minio/huren/tasks"
     # This Redis is the benchmark's own and holds only derived state and
     # sessions (accounts and tokens live in object storage): wipe it all.
     redis-cli -p "$REDIS_PORT" flushall >/dev/null
   else
-    rm -rf "$DIR/data/objects/objects/dicom" "$DIR/data/objects/objects/meta" "$DIR/data/objects/objects/tasks" "$DIR/data/tmp"
+    discard "$DIR/data/objects/objects/dicom" "$DIR/data/objects/objects/meta" "$DIR/data/objects/objects/tasks" "$DIR/data/tmp"
   fi
   start
 }
