@@ -105,6 +105,7 @@ for l in sys.stdin:
   "$HERE/huren/ctl.sh" stop
 done
 trap - EXIT
+rm -rf "$BENCH_TRASH"
 
 for f in orthanc huren-fs huren-minio; do echo "### $f"; python3 "$SHARED/hubbench.py" summarize "$OUT/$f.jsonl"; done
 echo "### limits"; python3 "$SHARED/physical_limits.py" summarize "$OUT/limits.jsonl"
