@@ -16,9 +16,10 @@ import (
 // stores: UIDs checked (1–64 characters of digits, dots, letters, '-' or
 // '_'), Attrs deep-copied into the shape of their JSON round trip
 // (canonicalAttrs: numbers become json.Number and PN values
-// map[string]any, exactly as after a Redis round trip) with upper-case tags, the three UID attributes set from the record's
-// fields, and ReceivedAt without its monotonic reading. Backends call it in
-// Put; the caller's Record is never retained or modified.
+// map[string]any, exactly as after a Redis round trip) with upper-case
+// tags, the three UID attributes set from the record's fields, and
+// ReceivedAt without its monotonic reading. Backends call it in Put; the
+// caller's Record is never retained or modified.
 func Normalize(rec Record) (Record, error) {
 	for _, u := range [][2]string{{"StudyUID", rec.StudyUID}, {"SeriesUID", rec.SeriesUID}, {"InstanceUID", rec.InstanceUID}} {
 		if !validUID(u[1]) {

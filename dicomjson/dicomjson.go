@@ -10,6 +10,7 @@
 package dicomjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -126,7 +127,7 @@ func (d Dataset) Clone() Dataset {
 // integer-valued attributes survive unchanged.
 func Decode(data []byte) (Dataset, error) {
 	var d Dataset
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(&d); err != nil {
 		return nil, fmt.Errorf("dicomjson: decode: %w", err)

@@ -20,7 +20,7 @@ type dirSyncer struct {
 // next round collecting callers that arrived after it started.
 type dirRounds struct {
 	next   *syncRound
-	joined int // callers waiting for next
+	joined int // callers waiting for next (tests wait on it)
 }
 
 type syncRound struct {
