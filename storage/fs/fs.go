@@ -18,8 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/huren-health/huren/errkind"
 	"github.com/huren-health/huren/storage"
 )
@@ -104,28 +102,17 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 	return s, nil
 }
 
-// oTmpfile is O_TMPFILE on Linux (the syscall package does not name it).
-const oTmpfile = 0x410000
-
-func linkat(from, to string) error {
-	err := unix.Linkat(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.AT_SYMLINK_FOLLOW)
-	if err != nil {
-		return &os.LinkError{Op: "linkat", Old: from, New: to, Err: err}
-	}
-	return nil
-}
-
 // probeAnon reports whether anonymous files can be created in tmp/ and
 // linked into the tree (O_TMPFILE + linkat through /proc/self/fd).
 func (s *Store) probeAnon() bool {
-	fd, err := syscall.Open(s.tmpDir, oTmpfile|syscall.O_RDWR|syscall.O_CLOEXEC, 0o640)
+	f, err := openAnon(s.tmpDir)
 	if err != nil {
 		s.log.Info("anonymous temp files unavailable; PutIfAbsent uses named temp files", "err", err)
 		return false
 	}
-	defer syscall.Close(fd)
+	defer f.Close()
 	name := filepath.Join(s.tmpDir, "probe-"+strconv.Itoa(os.Getpid())+"-"+strconv.FormatInt(time.Now().UnixNano(), 36))
-	if err := linkat("/proc/self/fd/"+strconv.Itoa(fd), name); err != nil {
+	if err := linkAnon(f, name); err != nil {
 		s.log.Info("anonymous temp files cannot be linked; PutIfAbsent uses named temp files", "err", err)
 		return false
 	}
@@ -152,7 +139,7 @@ func (s *Store) sweepTemp() error {
 		}
 		// A live writer (in this or any process) holds LOCK_EX on its temp
 		// file for the whole write; the kernel drops it when the writer dies.
-		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+		if tryLock(f) == nil {
 			if err := os.Remove(p); err == nil {
 				removed++
 			}
@@ -440,7 +427,7 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts stora
 			os.Remove(tmpName)
 		}
 	}()
-	if err := syscall.Flock(int(tmp.Fd()), syscall.LOCK_EX); err != nil {
+	if err := lock(tmp); err != nil {
 		return storage.Info{}, fmt.Errorf("fs %s %s: lock temp: %w", op, key, err)
 	}
 	h, err := s.writeObject(ctx, tmp, r, opts, ct, meta)
@@ -529,11 +516,10 @@ func (s *Store) putAnon(ctx context.Context, op, key string, r io.Reader, opts s
 	// its directory, away from tmp/, where recently deleted inodes make
 	// every allocation scan (recently_deleted) after a purge.
 	dir := filepath.Dir(final)
-	fd, err := syscall.Open(dir, oTmpfile|syscall.O_RDWR|syscall.O_CLOEXEC, 0o640)
+	f, err := openAnon(dir)
 	if err != nil {
 		return storage.Info{}, fmt.Errorf("fs %s %s: create anonymous file: %w", op, key, err)
 	}
-	f := os.NewFile(uintptr(fd), dir+"/(anonymous)")
 	defer f.Close()
 	h, err := s.writeObject(ctx, f, r, opts, ct, meta)
 	if err != nil {
@@ -552,9 +538,8 @@ func (s *Store) putAnon(ctx context.Context, op, key string, r io.Reader, opts s
 // first write of a key, the common case, needs no rename.
 func (s *Store) commitAnon(ctx context.Context, op, key string, f *os.File, h header, lazy, replace bool) (storage.Info, error) {
 	final := s.path(key)
-	procPath := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
 	link := func(to string) error {
-		return linkat(procPath, to)
+		return linkAnon(f, to)
 	}
 	// renameOver gives the anonymous file a temporary name and renames it
 	// over final (linkat cannot replace a name).
@@ -678,7 +663,7 @@ func (s *Store) existing(ctx context.Context, op, key string, replace func() err
 		if err != nil {
 			continue // replaced or deleted meanwhile: look again
 		}
-		if err := syscall.Flock(int(t.Fd()), syscall.LOCK_EX); err != nil {
+		if err := lock(t); err != nil {
 			t.Close()
 			return storage.Info{}, fmt.Errorf("fs %s %s: lock torn object: %w", op, key, err)
 		}

@@ -1,0 +1,45 @@
+//go:build unix
+
+package fs
+
+import (
+	"os"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// oTmpfile is O_TMPFILE on Linux (the syscall package does not name it).
+// Elsewhere the open fails with EINVAL or EISDIR, probeAnon says so, and
+// the store takes the named-temp path.
+const oTmpfile = 0x410000
+
+// openAnon opens a file without a name in dir (O_TMPFILE).
+func openAnon(dir string) (*os.File, error) {
+	fd, err := syscall.Open(dir, oTmpfile|syscall.O_RDWR|syscall.O_CLOEXEC, 0o640)
+	if err != nil {
+		return nil, &os.PathError{Op: "open O_TMPFILE", Path: dir, Err: err}
+	}
+	return os.NewFile(uintptr(fd), dir+"/(anonymous)"), nil
+}
+
+// linkAnon gives the anonymous file f the name to, failing with EEXIST when
+// the name exists (linkat through /proc/self/fd).
+func linkAnon(f *os.File, to string) error {
+	from := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+	err := unix.Linkat(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.AT_SYMLINK_FOLLOW)
+	if err != nil {
+		return &os.LinkError{Op: "linkat", Old: from, New: to, Err: err}
+	}
+	return nil
+}
+
+// lock takes an exclusive advisory lock on f, waiting for it; the kernel
+// drops it when the holder dies.
+func lock(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_EX) }
+
+// tryLock is lock without waiting: an error means another holder.
+func tryLock(f *os.File) error {
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+}
