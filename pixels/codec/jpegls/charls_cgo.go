@@ -1,4 +1,7 @@
-//go:build cgo
+//go:build cgo && huren_charls
+
+// CharLS through cgo, only for the differential test and the side-by-side
+// benchmark: go test -tags huren_charls (needs libcharls-dev).
 
 package jpegls
 
@@ -47,17 +50,21 @@ static const char* hl_message(int rc) {
 import "C"
 
 import (
+	"encoding/binary"
 	"fmt"
 	"unsafe"
 
 	"github.com/huren-health/huren/pixels"
 )
 
-// Available reports whether this build has the codec.
-const Available = true
+// CharLS decodes JPEG-LS frames with CharLS; the output is the same Frame
+// layout as Decoder's.
+type CharLS struct{}
+
+var _ pixels.Decoder = CharLS{}
 
 // Decode decodes one JPEG-LS codestream into Frame layout.
-func (Decoder) Decode(src []byte, info pixels.Info) (*pixels.Frame, error) {
+func (CharLS) Decode(src []byte, info pixels.Info) (*pixels.Frame, error) {
 	if len(src) < 4 {
 		return nil, fmt.Errorf("jpeg-ls: frame of %d bytes: %w", len(src), pixels.ErrCorrupt)
 	}
@@ -84,4 +91,30 @@ func (Decoder) Decode(src []byte, info pixels.Info) (*pixels.Frame, error) {
 		return nil, fmt.Errorf("jpeg-ls: %s: %w", C.GoString(C.hl_message(rc)), pixels.ErrCorrupt)
 	}
 	return finish(tmp, info, int(ilv)), nil
+}
+
+// finish converts CharLS output (planar for interleave mode none, native
+// little endian samples) to Frame layout in the dataset's Bits Allocated.
+func finish(tmp *pixels.Frame, info pixels.Info, ilv int) *pixels.Frame {
+	px := info.Rows * info.Columns
+	bps := tmp.BitsAllocated / 8
+	if info.SamplesPerPixel == 3 && ilv == 0 {
+		inter := make([]byte, len(tmp.Data))
+		for s := 0; s < 3; s++ {
+			for i := 0; i < px; i++ {
+				copy(inter[(i*3+s)*bps:(i*3+s+1)*bps], tmp.Data[(s*px+i)*bps:(s*px+i+1)*bps])
+			}
+		}
+		tmp.Data = inter
+	}
+	if tmp.BitsAllocated == info.BitsAllocated {
+		return tmp
+	}
+	out := pixels.NewFrame(info, tmp.Photometric)
+	n := px * info.SamplesPerPixel
+	for i := 0; i < n; i++ {
+		v := uint16(tmp.Data[i]) // 8-bit samples in a 16-bit container
+		binary.LittleEndian.PutUint16(out.Data[2*i:], v)
+	}
+	return out
 }
