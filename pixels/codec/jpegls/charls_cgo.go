@@ -41,6 +41,28 @@ static int hl_decode(const void* src, size_t n, void* dst, size_t dn) {
 	return rc;
 }
 
+// hl_encode encodes src (planar for interleave mode none, else pixel
+// interleaved; 1 byte per sample up to 8 bits, else 2 little endian) into
+// dst. pc holds MAXVAL, T1, T2, T3, RESET (0 = default).
+static int hl_encode(const void* src, size_t n, void* dst, size_t dn, size_t* written,
+                     uint32_t w, uint32_t h, int32_t bps, int32_t comps, int32_t near, int32_t ilv,
+                     const int32_t* pc, int32_t xform) {
+	charls_jpegls_encoder* e = charls_jpegls_encoder_create();
+	if (!e) return -1;
+	charls_frame_info fi = {w, h, bps, comps};
+	charls_jpegls_pc_parameters p = {pc[0], pc[1], pc[2], pc[3], pc[4]};
+	int rc = charls_jpegls_encoder_set_frame_info(e, &fi);
+	if (!rc) rc = charls_jpegls_encoder_set_near_lossless(e, near);
+	if (!rc) rc = charls_jpegls_encoder_set_interleave_mode(e, (charls_interleave_mode)ilv);
+	if (!rc && (pc[0] || pc[1] || pc[2] || pc[3] || pc[4])) rc = charls_jpegls_encoder_set_preset_coding_parameters(e, &p);
+	if (!rc && xform) rc = charls_jpegls_encoder_set_color_transformation(e, (charls_color_transformation)xform);
+	if (!rc) rc = charls_jpegls_encoder_set_destination_buffer(e, dst, dn);
+	if (!rc) rc = charls_jpegls_encoder_encode_from_buffer(e, src, n, 0);
+	if (!rc) rc = charls_jpegls_encoder_get_bytes_written(e, written);
+	charls_jpegls_encoder_destroy(e);
+	return rc;
+}
+
 static const char* hl_message(int rc) {
 	if (rc == -1) return "cannot create decoder";
 	if (rc == -2) return "decoded size larger than the DICOM header allows";
@@ -91,6 +113,32 @@ func (CharLS) Decode(src []byte, info pixels.Info) (*pixels.Frame, error) {
 		return nil, fmt.Errorf("jpeg-ls: %s: %w", C.GoString(C.hl_message(rc)), pixels.ErrCorrupt)
 	}
 	return finish(tmp, info, int(ilv)), nil
+}
+
+// charlsParams are the settings of a CharLS encode (tests only).
+type charlsParams struct {
+	width, height, bits, comps, near, ilv int
+	pc                                    [5]int // MAXVAL, T1, T2, T3, RESET; 0 = default
+	transform                             int
+}
+
+// charlsEncode encodes src with CharLS: planar for interleave mode none,
+// else pixel interleaved; 1 byte per sample up to 8 bits, else 2 (little
+// endian).
+func charlsEncode(src []byte, p charlsParams) ([]byte, error) {
+	dst := make([]byte, len(src)*2+4096)
+	var pc [5]C.int32_t
+	for i, v := range p.pc {
+		pc[i] = C.int32_t(v)
+	}
+	var written C.size_t
+	rc := C.hl_encode(unsafe.Pointer(&src[0]), C.size_t(len(src)), unsafe.Pointer(&dst[0]), C.size_t(len(dst)), &written,
+		C.uint32_t(p.width), C.uint32_t(p.height), C.int32_t(p.bits), C.int32_t(p.comps), C.int32_t(p.near), C.int32_t(p.ilv),
+		&pc[0], C.int32_t(p.transform))
+	if rc != 0 {
+		return nil, fmt.Errorf("charls encode %+v: %s", p, C.GoString(C.hl_message(rc)))
+	}
+	return dst[:written], nil
 }
 
 // finish converts CharLS output (planar for interleave mode none, native
