@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -167,4 +168,92 @@ func splice(strips [][]byte, height, restart int) ([]byte, error) {
 		}
 	}
 	return append(out, 0xFF, mEOI), nil
+}
+
+// TestDifferentialCharLS encodes random images with random parameters
+// through CharLS and requires both decoders to agree bit for bit (and the
+// lossless ones to give the image back).
+func TestDifferentialCharLS(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14495))
+	cases := 2000
+	if testing.Short() {
+		cases = 60
+	}
+	for i := 0; i < cases; i++ {
+		fx := fixture{name: fmt.Sprintf("case%d", i), width: 1 + rng.IntN(70), height: 1 + rng.IntN(40), bits: 2 + rng.IntN(15)}
+		if rng.IntN(2) == 0 {
+			fx.comps, fx.ilv = 3, rng.IntN(3)
+		} else {
+			fx.comps = 1
+		}
+		maxv := 1<<fx.bits - 1
+		if rng.IntN(3) > 0 {
+			fx.near = rng.IntN(min(4, maxv/2+1))
+		}
+		if rng.IntN(4) == 0 { // custom presets within C.2.4.1.1's ranges
+			fx.t1 = fx.near + 1 + rng.IntN(maxv-fx.near)
+			fx.t2 = fx.t1 + rng.IntN(maxv-fx.t1+1)
+			fx.t3 = fx.t2 + rng.IntN(maxv-fx.t2+1)
+			fx.reset = 3 + rng.IntN(253) // CharLS 2.4.1 truncates RESET > 255 in run mode
+			if fx.comps == 3 && fx.ilv == 2 {
+				// CharLS 2.4.1 cannot decode its own sample-interleaved
+				// stream with a custom RESET (its codec factory then falls
+				// back to one-sample traits).
+				fx.reset = 0
+			}
+		}
+		if fx.comps == 3 && fx.ilv > 0 && (fx.bits == 8 || fx.bits == 16) && rng.IntN(2) == 0 {
+			fx.transform = 1 + rng.IntN(3)
+		}
+		src := randomImage(rng, fx)
+		cs, err := charlsEncode(charlsLayout(src, fx, fx.height), charlsParams{width: fx.width, height: fx.height, bits: fx.bits,
+			comps: fx.comps, near: fx.near, ilv: fx.ilv, pc: [5]int{0, fx.t1, fx.t2, fx.t3, fx.reset}, transform: fx.transform})
+		if err != nil {
+			t.Fatalf("%+v: %v", fx, err)
+		}
+		want, err := CharLS{}.Decode(cs, fx.info())
+		if err != nil {
+			t.Fatalf("%+v: CharLS: %v", fx, err)
+		}
+		got, err := Decoder{}.Decode(cs, fx.info())
+		if err != nil {
+			t.Fatalf("%+v: %v", fx, err)
+		}
+		if !slices.Equal(got.Data, want.Data) {
+			t.Fatalf("%+v: differs from CharLS", fx)
+		}
+		if fx.near == 0 && !slices.Equal(frameSamples(got), src) {
+			t.Fatalf("%+v: not lossless", fx)
+		}
+	}
+}
+
+// randomImage mixes the image kinds that steer JPEG-LS into its modes:
+// constant (runs), smooth, noisy, and binary edges.
+func randomImage(rng *rand.Rand, fx fixture) []int {
+	maxv := 1<<fx.bits - 1
+	out := make([]int, fx.width*fx.height*fx.comps)
+	kind := rng.IntN(4)
+	base := rng.IntN(maxv + 1)
+	for i := range out {
+		x, y := (i/fx.comps)%fx.width, (i/fx.comps)/fx.width
+		var v int
+		switch kind {
+		case 0:
+			v = base
+			if rng.IntN(50) == 0 {
+				v = rng.IntN(maxv + 1)
+			}
+		case 1:
+			v = base + (x+y)*maxv/200 + rng.IntN(3)
+		case 2:
+			v = rng.IntN(maxv + 1)
+		default:
+			if (x/3+y/5)%2 == 0 {
+				v = maxv
+			}
+		}
+		out[i] = min(max(v, 0), maxv) % (maxv + 1)
+	}
+	return out
 }
