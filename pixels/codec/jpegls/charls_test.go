@@ -16,7 +16,10 @@ import (
 )
 
 // BenchmarkDecodeCTCharLS is BenchmarkDecodeCT through CharLS via cgo.
-func BenchmarkDecodeCTCharLS(b *testing.B) { benchDecode(b, CharLS{}) }
+func BenchmarkDecodeCTCharLS(b *testing.B) { benchDecode(b, CharLS{}, ctSlice) }
+
+// BenchmarkDecodeFilesCharLS is BenchmarkDecodeFiles through CharLS.
+func BenchmarkDecodeFilesCharLS(b *testing.B) { benchFilesDecode(b, CharLS{}) }
 
 var regen = flag.Bool("regen", false, "rewrite testdata/*.jls and charls.sha256 with CharLS")
 

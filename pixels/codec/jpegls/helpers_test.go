@@ -46,18 +46,38 @@ func dicomFrame(t testing.TB, path string, n int) ([]byte, pixels.Info) {
 // ctSlice is the 512×512 16-bit lossless CT slice of the benchmarks.
 const ctSlice = "dicom/ts/CT1_UNC.fragmented_bot_jpeg_ls.80.dcm"
 
-func benchDecode(b *testing.B, dec pixels.Decoder) {
-	p, ok := corpusFile(b, ctSlice)
+// benchFiles are the other shapes benchmarked side by side: RGB in the
+// three interleave modes, near-lossless CT, a small multi-frame MR.
+var benchFiles = []string{
+	"dicom/edge/JLSL_RGB_ILV0.dcm",
+	"dicom/edge/JLSL_RGB_ILV1.dcm",
+	"dicom/edge/JLSL_RGB_ILV2.dcm",
+	"dicom/ts/CT0012.fragmented_no_bot_jpeg_ls.81.dcm",
+	"dicom/modality/emri_small_jpeg_ls_lossless.dcm",
+}
+
+func benchFilesDecode(b *testing.B, dec pixels.Decoder) {
+	for _, rel := range benchFiles {
+		b.Run(filepath.Base(rel), func(b *testing.B) { benchDecode(b, dec, rel) })
+	}
+}
+
+func benchDecode(b *testing.B, dec pixels.Decoder, rel string) {
+	p, ok := corpusFile(b, rel)
 	if !ok {
-		b.Skipf("%s not in the shared corpus", ctSlice)
+		b.Skipf("%s not in the corpus", rel)
 	}
 	raw, info := dicomFrame(b, p, 1)
 	b.SetBytes(info.FrameBytes())
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for b.Loop() {
 		if _, err := dec.Decode(raw, info); err != nil {
 			b.Fatal(err)
 		}
+	}
+	if cpu := cpuTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
 	}
 }

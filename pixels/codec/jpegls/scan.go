@@ -227,12 +227,21 @@ func med(ra, rb, rc int) int {
 // line decodes one line of one component. prev and cur hold the line
 // above and this line at indices 1..w, with edge samples at 0 and w+1
 // (A.2.1: Ra and Rc at the start of a line come from the line above).
+//
+// This is the hot loop of every grey-scale image, so it inlines regular
+// (same steps, same comments there) and keeps the bit accumulator in
+// locals, handing it back to s.br around the calls that read bits.
 func (s *scan) line(prev, cur []int32, ri *int) {
 	w := s.width
 	prev, cur = prev[:w+2], cur[:w+2]
 	prev[w+1] = prev[w]
 	cur[0] = prev[1]
 	lut, off := s.lut, s.lutOff
+	ctx := &s.ctx
+	maxval, near, reset, pow2 := s.maxval, s.near, s.reset, s.pow2
+	esc := s.limit - s.qbpp - 1
+	br := &s.br
+	acc, nb := br.acc, br.n
 	rb, rd := int(prev[0]), int(prev[1])
 	for x := 1; x <= w; {
 		ra := int(cur[x-1])
@@ -240,17 +249,101 @@ func (s *scan) line(prev, cur []int32, ri *int) {
 		rb = rd
 		rd = int(prev[x+1])
 		qs := (int(lut[rd-rb+off])*9+int(lut[rb-rc+off]))*9 + int(lut[rc-ra+off])
-		if qs != 0 {
-			cur[x] = int32(s.regular(qs, med(ra, rb, rc)))
-			x++
+		if qs == 0 {
+			br.acc, br.n = acc, nb
+			x += s.run(prev, cur, x, ri)
+			acc, nb = br.acc, br.n
+			if s.err != nil {
+				return
+			}
+			rb, rd = int(prev[x-1]), int(prev[x])
 			continue
 		}
-		x += s.run(prev, cur, x, ri)
-		if s.err != nil {
+		sign := qs >> 63
+		c := &ctx[(qs^sign)-sign]
+		a, b, n := int(c.a), int(c.b), int(c.n)
+		// k = min{k : N<<k >= A}: N<<(len(A)-len(N)) has A's bit length.
+		k := max(0, bits.Len32(uint32(a))-bits.Len32(uint32(n)))
+		if n<<uint(k) < a {
+			k++
+		}
+		if k >= 16 {
+			s.fail("Golomb parameter %d", k)
 			return
 		}
-		rb, rd = int(prev[x-1]), int(prev[x])
+		px := med(ra, rb, rc) + (int(c.c) ^ sign) - sign
+		if px > maxval {
+			px = maxval
+		} else if px < 0 {
+			px = 0
+		}
+		if nb < 32 {
+			br.acc, br.n = acc, nb
+			br.fill()
+			acc, nb = br.acc, br.n
+		}
+		var m int
+		if z := bits.LeadingZeros64(acc); z < esc && z+1+k <= nb {
+			m = z<<uint(k) | int(acc<<uint(z+1)>>1>>uint(63-k))
+			acc <<= uint(z + 1 + k)
+			nb -= z + 1 + k
+		} else {
+			br.acc, br.n = acc, nb
+			m = s.golombSlow(k, s.limit)
+			acc, nb = br.acc, br.n
+		}
+		if m > 131071 {
+			s.fail("prediction error out of range")
+			return
+		}
+		e := (m >> 1) ^ -(m & 1)
+		if k == 0 && near == 0 {
+			e ^= (2*b + n - 1) >> 63
+		}
+		b += e * (2*near + 1)
+		if e < 0 {
+			a -= e
+		} else {
+			a += e
+		}
+		if a >= 1<<24 || b >= 1<<24 || b <= -(1<<24) {
+			s.fail("context statistics overflow")
+			return
+		}
+		if n == reset {
+			a >>= 1
+			b >>= 1
+			n >>= 1
+		}
+		n++
+		cc := int(c.c)
+		if b+n <= 0 {
+			b += n
+			if b <= -n {
+				b = -n + 1
+			}
+			if cc > -128 {
+				cc--
+			}
+		} else if b > 0 {
+			b -= n
+			if b > 0 {
+				b = 0
+			}
+			if cc < 127 {
+				cc++
+			}
+		}
+		*c = ctxRegular{a: int32(a), b: int32(b), c: int32(cc), n: int32(n)}
+		e = (e ^ sign) - sign
+		if pow2 {
+			cur[x] = int32((px + e) & maxval)
+		} else {
+			cur[x] = int32(s.reconstruct(px, e))
+		}
+		x++
 	}
+	br.acc, br.n = acc, nb
 }
 
 // regular decodes one sample in regular mode (A.4-A.6) given the context
@@ -259,8 +352,8 @@ func (s *scan) regular(qs, px int) int {
 	sign := qs >> 63
 	c := &s.ctx[(qs^sign)-sign]
 	a, b, n := int(c.a), int(c.b), int(c.n)
-	k := 0
-	for n<<k < a {
+	k := max(0, bits.Len32(uint32(a))-bits.Len32(uint32(n)))
+	if n<<uint(k) < a {
 		k++
 	}
 	if k >= 16 { // as CharLS: no valid stream gets here
