@@ -72,7 +72,7 @@ func encodeFixture(fx fixture) ([]byte, error) {
 		h := min(rows, fx.height-y0)
 		part := src[y0*fx.width*fx.comps : (y0+h)*fx.width*fx.comps]
 		cs, err := charlsEncode(charlsLayout(part, fx, h), charlsParams{width: fx.width, height: h, bits: fx.bits,
-			comps: fx.comps, near: fx.near, ilv: fx.ilv, pc: [5]int{0, fx.t1, fx.t2, fx.t3, fx.reset}, transform: fx.transform})
+			comps: fx.comps, near: fx.near, ilv: fx.ilv, pc: [5]int{fx.maxval, fx.t1, fx.t2, fx.t3, fx.reset}, transform: fx.transform})
 		if err != nil {
 			return nil, err
 		}
@@ -190,18 +190,23 @@ func TestDifferentialCharLS(t *testing.T) {
 			fx.comps = 1
 		}
 		maxv := 1<<fx.bits - 1
+		if rng.IntN(4) == 0 { // a custom MAXVAL
+			fx.maxval = 1 + rng.IntN(maxv)
+			maxv = fx.maxval
+		}
 		if rng.IntN(3) > 0 {
 			fx.near = rng.IntN(min(4, maxv/2+1))
 		}
-		if rng.IntN(4) == 0 { // custom presets within C.2.4.1.1's ranges
+		if rng.IntN(4) == 0 && maxv > fx.near { // custom presets within C.2.4.1.1's ranges
 			fx.t1 = fx.near + 1 + rng.IntN(maxv-fx.near)
 			fx.t2 = fx.t1 + rng.IntN(maxv-fx.t1+1)
 			fx.t3 = fx.t2 + rng.IntN(maxv-fx.t2+1)
 			fx.reset = 3 + rng.IntN(253) // CharLS 2.4.1 truncates RESET > 255 in run mode
-			if fx.comps == 3 && fx.ilv == 2 {
+			if (fx.comps == 3 && fx.ilv == 2) || fx.maxval != 0 {
 				// CharLS 2.4.1 cannot decode its own sample-interleaved
 				// stream with a custom RESET (its codec factory then falls
-				// back to one-sample traits).
+				// back to one-sample traits), nor encode a custom MAXVAL
+				// with a custom RESET (see scan.setup).
 				fx.reset = 0
 			}
 		}
@@ -210,7 +215,7 @@ func TestDifferentialCharLS(t *testing.T) {
 		}
 		src := randomImage(rng, fx)
 		cs, err := charlsEncode(charlsLayout(src, fx, fx.height), charlsParams{width: fx.width, height: fx.height, bits: fx.bits,
-			comps: fx.comps, near: fx.near, ilv: fx.ilv, pc: [5]int{0, fx.t1, fx.t2, fx.t3, fx.reset}, transform: fx.transform})
+			comps: fx.comps, near: fx.near, ilv: fx.ilv, pc: [5]int{fx.maxval, fx.t1, fx.t2, fx.t3, fx.reset}, transform: fx.transform})
 		if err != nil {
 			t.Fatalf("%+v: %v", fx, err)
 		}
@@ -234,7 +239,7 @@ func TestDifferentialCharLS(t *testing.T) {
 // randomImage mixes the image kinds that steer JPEG-LS into its modes:
 // constant (runs), smooth, noisy, and binary edges.
 func randomImage(rng *rand.Rand, fx fixture) []int {
-	maxv := 1<<fx.bits - 1
+	maxv := fx.maxv()
 	out := make([]int, fx.width*fx.height*fx.comps)
 	kind := rng.IntN(4)
 	base := rng.IntN(maxv + 1)

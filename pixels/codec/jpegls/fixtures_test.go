@@ -22,7 +22,16 @@ type fixture struct {
 	width, height, bits, comps   int
 	near, ilv                    int
 	t1, t2, t3, reset, transform int
+	maxval                       int // LSE MAXVAL, 0 = 2^bits-1
 	restart                      int // rows per restart interval (strips spliced with RSTm)
+}
+
+// maxv is the largest sample value of the fixture's image.
+func (f fixture) maxv() int {
+	if f.maxval != 0 {
+		return f.maxval
+	}
+	return 1<<f.bits - 1
 }
 
 var fixtures = []fixture{
@@ -35,6 +44,9 @@ var fixtures = []fixture{
 	{name: "gray5_near1", width: 33, height: 17, bits: 5, comps: 1, near: 1},
 	{name: "gray10_presets", width: 48, height: 32, bits: 10, comps: 1, t1: 5, t2: 20, t3: 70, reset: 32},
 	{name: "gray16_reset200_near2", width: 48, height: 32, bits: 16, comps: 1, near: 2, reset: 200},
+	{name: "gray8_maxval200", width: 48, height: 32, bits: 8, comps: 1, maxval: 200},
+	{name: "gray12_maxval3000_near2", width: 48, height: 32, bits: 12, comps: 1, maxval: 3000, near: 2},
+	{name: "rgb8_ilv1_maxval100_near1", width: 40, height: 24, bits: 8, comps: 3, ilv: 1, near: 1, maxval: 100},
 	{name: "gray1x1", width: 1, height: 1, bits: 8, comps: 1},
 	{name: "gray16_1x50", width: 1, height: 50, bits: 16, comps: 1},
 	{name: "rgb8_ilv0_ll", width: 45, height: 29, bits: 8, comps: 3, ilv: 0},
@@ -76,7 +88,7 @@ func synth(f fixture) []int {
 	h := fnv.New64a()
 	h.Write([]byte(f.name))
 	rng := rand.New(rand.NewPCG(h.Sum64(), 1))
-	maxv := 1<<f.bits - 1
+	maxv := f.maxv()
 	out := make([]int, f.width*f.height*f.comps)
 	for y := 0; y < f.height; y++ {
 		for x := 0; x < f.width; x++ {

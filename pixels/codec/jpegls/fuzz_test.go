@@ -30,7 +30,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
 		info := fuzzInfo(src)
-		if info.FrameBytes() > 1<<22 {
+		if info.FrameBytes() > 1<<18 {
 			return // keep each run fast; the size bound is pixels.Limits' job
 		}
 		fr, err := Decoder{}.Decode(src, info)

@@ -362,7 +362,7 @@ func parseSOS(seg []byte, pr *params) (*scan, error) {
 	if near > min(255, maxval/2) {
 		return nil, corrupt("NEAR %d for MAXVAL %d", near, maxval)
 	}
-	if err := sc.setup(maxval, near, pr); err != nil {
+	if err := sc.setup(maxval, near, pr.precision, pr); err != nil {
 		return nil, err
 	}
 	if pr.transform != xfNone {

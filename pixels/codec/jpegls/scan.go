@@ -31,7 +31,7 @@ type scan struct {
 	transform int // HP colour transform (applied on output)
 
 	maxval, near, rng, qbpp, limit, reset int
-	pow2                                  bool // lossless with MAXVAL = 2^n-1: reconstruction is a mask
+	pow2                                  bool // lossless: reconstruction is a mask (MAXVAL = 2^P-1)
 	lut                                   []int8
 	lutOff                                int
 
@@ -42,16 +42,25 @@ type scan struct {
 }
 
 // setup derives the coding parameters of A.2.1 and the gradient quantiser
-// of A.3.3 from MAXVAL, NEAR and any LSE presets, validated as C.2.4.1.1.
-func (s *scan) setup(maxval, near int, pr *params) error {
-	s.maxval, s.near = maxval, near
-	s.rng = (maxval+2*near)/(2*near+1) + 1
+// of A.3.3 from the precision, NEAR and any LSE presets, validated as
+// C.2.4.1.1. maxval is the LSE MAXVAL, or 2^P-1 without one.
+//
+// A MAXVAL below 2^P-1 is handled as CharLS does, not as T.87 says:
+// CharLS (and the DICOM toolkits built on it, dcmtk's fork included)
+// derives RANGE, qbpp, LIMIT and the sample clamp from 2^P-1 and uses
+// MAXVAL only to validate and default the thresholds. Its encoder does the
+// same, so streams carrying such a MAXVAL in DICOM decode only this way.
+// (With a custom RESET as well, CharLS clamps by bit mask instead; its own
+// encoder then fails its reconstruction assertion, so no valid stream of
+// that kind exists and it is not imitated.)
+func (s *scan) setup(maxval, near, precision int, pr *params) error {
+	maxP := 1<<uint(precision) - 1
+	s.near = near
+	s.rng = (maxP+2*near)/(2*near+1) + 1
 	s.qbpp = bits.Len(uint(s.rng - 1))
-	bpp := max(2, bits.Len(uint(maxval)))
+	bpp := max(2, precision)
 	s.limit = 2 * (bpp + max(8, bpp))
-	s.pow2 = near == 0 && maxval&(maxval+1) == 0
-	d1, d2, d3 := defaultThresholds(maxval, near)
-	t1, t2, t3 := d1, d2, d3
+	t1, t2, t3 := defaultThresholds(maxval, near)
 	if pr.t1 != 0 {
 		if pr.t1 < near+1 || pr.t1 > maxval {
 			return corrupt("LSE T1 %d outside %d..%d", pr.t1, near+1, maxval)
@@ -77,7 +86,10 @@ func (s *scan) setup(maxval, near int, pr *params) error {
 		}
 		s.reset = pr.reset
 	}
-	s.lut, s.lutOff = quantLUT(maxval, near, t1, t2, t3, t1 == d1 && t2 == d2 && t3 == d3)
+	s.maxval = maxP
+	s.pow2 = near == 0
+	d1, d2, d3 := defaultThresholds(maxP, 0)
+	s.lut, s.lutOff = quantLUT(maxP, near, t1, t2, t3, near == 0 && t1 == d1 && t2 == d2 && t3 == d3)
 	return nil
 }
 
