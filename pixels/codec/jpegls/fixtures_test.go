@@ -2,14 +2,17 @@ package jpegls
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/huren-health/huren/pixels"
@@ -183,5 +186,43 @@ func TestFixtures(t *testing.T) {
 				t.Errorf("photometric %s after HP%d", f.Photometric, fx.transform)
 			}
 		})
+	}
+}
+
+// TestConcurrent decodes fixtures from several goroutines at once (the
+// lossless quantiser tables are shared between calls): run with -race.
+func TestConcurrent(t *testing.T) {
+	type job struct {
+		src  []byte
+		info pixels.Info
+		want []byte
+	}
+	var jobs []job
+	for _, fx := range fixtures {
+		src, info := readFixture(t, fx.name)
+		f, err := Decoder{}.Decode(src, info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, job{src, info, f.Data})
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 4*len(jobs))
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, j := range jobs {
+				f, err := Decoder{}.Decode(j.src, j.info)
+				if err != nil || !bytes.Equal(f.Data, j.want) {
+					errs <- fmt.Sprintf("concurrent decode differs: %v", err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
 	}
 }
