@@ -37,19 +37,23 @@ type Label struct {
 // Measurements are the global values. Pointers are nil when the value could
 // not be measured (no P wave, no T end, too few leads for an axis).
 type Measurements struct {
-	RR      RRStats   `json:"rr"`
-	PR      *float64  `json:"pr_ms"`
-	PDur    *float64  `json:"p_ms"`
-	QRS     *float64  `json:"qrs_ms"`
-	QT      *float64  `json:"qt_ms"`
-	QTcB    *float64  `json:"qtc_bazett_ms"`
-	QTcF    *float64  `json:"qtc_fridericia_ms"`
-	PAxis   *float64  `json:"p_axis_deg"`
-	QRSAxis *float64  `json:"qrs_axis_deg"`
-	TAxis   *float64  `json:"t_axis_deg"`
-	ST      []LeadST  `json:"st"`
-	Rhythm  []Label   `json:"rhythm"`
-	Fid     Fiducials `json:"-"`
+	RR   RRStats  `json:"rr"`
+	PR   *float64 `json:"pr_ms"`
+	PDur *float64 `json:"p_ms"`
+	QRS  *float64 `json:"qrs_ms"`
+	QT   *float64 `json:"qt_ms"`
+	// QTNotMeasurable says why QT (and so QTc) was not reported when the
+	// T wave end cannot be located reliably (flat T, T merged with U or
+	// the next P, fibrillatory baseline). Empty when QT was measured.
+	QTNotMeasurable string    `json:"qt_not_measurable,omitempty"`
+	QTcB            *float64  `json:"qtc_bazett_ms"`
+	QTcF            *float64  `json:"qtc_fridericia_ms"`
+	PAxis           *float64  `json:"p_axis_deg"`
+	QRSAxis         *float64  `json:"qrs_axis_deg"`
+	TAxis           *float64  `json:"t_axis_deg"`
+	ST              []LeadST  `json:"st"`
+	Rhythm          []Label   `json:"rhythm"`
+	Fid             Fiducials `json:"-"`
 	// Wave boundaries on the median beat, ms relative to the QRS
 	// fiducial (negative = before it); nil when not found.
 	Waves *Waves `json:"median_beat,omitempty"`
@@ -109,6 +113,13 @@ func Measure(t *Template, names []string, rr RRStats) Measurements {
 		return m
 	}
 	f := Delineate(t)
+	// In atrial fibrillation the T wave of the averaged beat mixes
+	// repolarisation after different RR intervals with fibrillatory waves:
+	// its end is not a QT anyone should act on.
+	if f.TEnd > 0 && irregularRR(rr) && f.POn < 0 {
+		f.TEnd = -1
+		f.TEndReason = fmt.Sprintf("irregular rhythm without P waves (RR irregularity %.2f): QT on an averaged beat is unreliable in atrial fibrillation", rr.Irregularity)
+	}
 	m.Fid = f
 	toMS := 1000 / t.FS
 	rel := func(i int) *float64 {
@@ -124,6 +135,9 @@ func Measure(t *Template, names []string, rr RRStats) Measurements {
 	if f.POn >= 0 && f.QRSOn > f.POn {
 		m.PR = ptr(float64(f.QRSOn-f.POn) * toMS)
 		m.PDur = ptr(float64(f.POff-f.POn) * toMS)
+	}
+	if f.QRSOn >= 0 && f.TEnd < 0 {
+		m.QTNotMeasurable = f.TEndReason
 	}
 	if f.TEnd > f.QRSOn && f.QRSOn >= 0 {
 		qt := float64(f.TEnd-f.QRSOn) * toMS
@@ -212,6 +226,12 @@ const (
 	LongQTc      = "long_qtc"
 )
 
+// irregularRR: the RR intervals vary beat to beat and overall. It needs
+// enough intervals to mean anything: 8 RRs.
+func irregularRR(rr RRStats) bool {
+	return rr.Beats >= 9 && rr.MeanRR > 0 && rr.Irregularity > 0.10 && rr.SDRR/rr.MeanRR > 0.08
+}
+
 func rhythm(m Measurements) []Label {
 	var out []Label
 	rr := m.RR
@@ -220,8 +240,7 @@ func rhythm(m Measurements) []Label {
 	}
 	hasP := m.PR != nil && *m.PR >= 100 && *m.PR <= 300
 	hr := rr.HR
-	// Irregularity needs enough intervals to mean anything: 8 RRs.
-	irregular := rr.Beats >= 9 && rr.Irregularity > 0.10 && rr.SDRR/rr.MeanRR > 0.08
+	irregular := irregularRR(rr)
 	wide := m.QRS != nil && *m.QRS >= 120
 	switch {
 	case irregular && !hasP:
