@@ -27,5 +27,5 @@ func Example() {
 	// Output:
 	// dicom, 12 leads, interpretable true
 	// HR 61 bpm, QRS 76 ms, rhythm sinus rhythm
-	// critical flags: 0 (table huren-default 2026.1)
+	// critical flags: 0 (table huren-default 2026.2)
 }

@@ -62,6 +62,10 @@ func TestDebugRecord(t *testing.T) {
 	}
 	fmt.Println()
 	fmt.Println(ref.Diagnoses)
+	for _, f := range a.Flags {
+		fmt.Println("FLAG", f.RuleID, f.Tier, f.Evidence)
+	}
+	fmt.Printf("%+v\n", a.Measurements.ST)
 	for _, q := range a.Quality.Leads {
 		fmt.Printf("%s:%v ", q.Lead, q.Good)
 	}

@@ -24,7 +24,22 @@ type RRStats struct {
 type LeadST struct {
 	Lead string  `json:"lead"`
 	J    float64 `json:"st_j_uv"`
+	J40  float64 `json:"st_j40_uv"`
 	J60  float64 `json:"st_j60_uv"`
+	J80  float64 `json:"st_j80_uv"`
+	// R and S are the largest deflections of the QRS above and below the
+	// PR level (both ≥ 0), µV: the QRS polarity the STEMI safeguards need
+	// (Sgarbossa concordance, ST/S ratio in LVH).
+	R float64 `json:"r_uv"`
+	S float64 `json:"s_uv"`
+	// Concave: the ST segment sags below the chord from J to J+80 ms
+	// (concave upward, the "smile" of early repolarisation and
+	// pericarditis; STEMI is straight or convex).
+	Concave bool `json:"st_concave,omitempty"`
+	// Notch: a notch (terminal positive deflection) on the downstroke of a
+	// dominant R wave at the end of the QRS — the J wave of the early
+	// repolarisation pattern.
+	Notch bool `json:"j_notch,omitempty"`
 }
 
 // Label is one rhythm statement, with the numbers that justify it.
@@ -190,14 +205,7 @@ func Measure(t *Template, names []string, rr RRStats) Measurements {
 			if l == nil {
 				continue
 			}
-			z := iso(l)
-			j := f.QRSOff
-			j60 := j + ms(60)
-			st := LeadST{Lead: n, J: math.Round(l[j] - z)}
-			if j60 < len(l) {
-				st.J60 = math.Round(l[j60] - z)
-			}
-			m.ST = append(m.ST, st)
+			m.ST = append(m.ST, leadST(n, l, iso(l), f, t.FS))
 		}
 	}
 	if f.POn >= 0 {
@@ -273,4 +281,50 @@ func rhythm(m Measurements) []Label {
 		out = append(out, Label{LongQTc, "prolonged QTc", fmt.Sprintf("QTc (Bazett) %.0f ms", *m.QTcB)})
 	}
 	return out
+}
+
+// leadST measures one lead's ST segment and QRS polarity on its median
+// beat; z is the lead's PR-segment level.
+func leadST(name string, l []float64, z float64, f Fiducials, fs float64) LeadST {
+	ms := func(v float64) int { return int(math.Round(v * fs / 1000)) }
+	at := func(i int) float64 {
+		if i < 0 || i >= len(l) {
+			return math.NaN()
+		}
+		return math.Round(l[i] - z)
+	}
+	j := f.QRSOff
+	st := LeadST{Lead: name, J: at(j), J40: at(j + ms(40)), J60: at(j + ms(60)), J80: at(j + ms(80))}
+	for _, p := range []*float64{&st.J40, &st.J60, &st.J80} {
+		if math.IsNaN(*p) {
+			*p = 0
+		}
+	}
+	rPeak := f.QRSOn
+	for i := f.QRSOn; i <= f.QRSOff && i < len(l); i++ {
+		if d := l[i] - z; d > st.R {
+			st.R, rPeak = d, i
+		}
+		st.S = math.Max(st.S, z-l[i])
+	}
+	st.R, st.S = math.Round(st.R), math.Round(st.S)
+	// Concave upward: the mid-point sags 20 µV (0.2 mm) below the chord.
+	if j+ms(80) < len(l) {
+		st.Concave = st.J40 < (st.J+st.J80)/2-20
+	}
+	// J notch: after the R peak of an R-dominant lead, the downstroke
+	// turns up again by ≥ 50 µV above its local minimum while still above
+	// the PR level, within the last part of the QRS (to J+10 ms).
+	if st.R > 300 && st.R > st.S {
+		lo := l[rPeak] - z
+		for i := rPeak + 1; i <= min(len(l)-1, j+ms(10)); i++ {
+			d := l[i] - z
+			lo = math.Min(lo, d)
+			if lo > 0 && d-lo >= 50 && i > rPeak+ms(10) {
+				st.Notch = true
+				break
+			}
+		}
+	}
+	return st
 }
