@@ -71,8 +71,12 @@ type Analysis struct {
 	Flags        []rules.Flag         `json:"flags"`
 	Critical     bool                 `json:"critical"`
 	Filter       dsp.Options          `json:"filter"`
-	RuleTable    string               `json:"rule_table"`
-	RuleVersion  string               `json:"rule_table_version"`
+	// STFilter describes the measurement chain (median beat, intervals,
+	// ST) and the stored Clean traces when it differs from Filter, which
+	// then only served detection and quality.
+	STFilter    string `json:"measurement_filter,omitempty"`
+	RuleTable   string `json:"rule_table"`
+	RuleVersion string `json:"rule_table_version"`
 
 	DeviceStatements []string     `json:"device_statements,omitempty"`
 	DeviceCompare    []Comparison `json:"device_comparison,omitempty"`
@@ -178,6 +182,14 @@ func Analyze(rec *ecg.Record, opts Options) (*Analysis, error) {
 	}
 	ref := order[max(which, 0)]
 	a.Template = measure.MedianBeat(a.Clean, usable, beats, rec.FS, ref)
+	// Measure (and display) on the diagnostic chain: the detection
+	// filter's 0.5 Hz high-pass distorts the ST segment (see
+	// dsp.DiagnosticHighPassHz).
+	if meas := measure.DiagnosticLeads(raw, beats, a.Template, rec.FS, fo); meas != nil {
+		a.Clean = meas
+		a.STFilter = fmt.Sprintf("%g Hz zero-phase high-pass + beat-synchronous spline baseline through the PR segments", dsp.DiagnosticOptions(fo).HighPassHz)
+		a.Template = measure.MedianBeat(meas, usable, beats, rec.FS, ref)
+	}
 	a.Measurements = measure.Measure(a.Template, a.Leads, rr)
 	if len(leads) < 3 {
 		a.Notes = append(a.Notes, fmt.Sprintf("%d-lead recording: axis and ST analysis need the 12-lead set", len(leads)))
