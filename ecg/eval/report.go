@@ -23,20 +23,22 @@ var Tolerances = map[string][2]float64{
 
 // Result is Huren's output next to the reference for one record.
 type Result struct {
-	Ref      *RefRecord
-	Set      string
-	RefInt   Intervals // primary reference (SecondExtreme)
-	RefAlt   map[Global]Intervals
-	PDur     *float64
-	PR       *float64
-	QRS      *float64
-	QT       *float64
-	QTReason string // why QT was not measured, when it was not
-	HR       float64
-	Critical bool
-	Flags    []string // rule ids of critical flags
-	STEMI    bool     // the stemi rule fired
-	Err      error
+	Ref         *RefRecord
+	Set         string
+	RefInt      Intervals // primary reference (SecondExtreme)
+	RefAlt      map[Global]Intervals
+	PDur        *float64
+	PR          *float64
+	QRS         *float64
+	QT          *float64
+	QTReason    string // why QT was not measured, when it was not
+	HR          float64
+	Critical    bool
+	Flags       []string // rule ids of critical flags
+	STEMI       bool     // the stemi rule fired at the critical tier
+	STEMIReview bool     // it fired at the major tier (criteria met, mimic pattern)
+	Err         error
+	STJ         string // ST at J per lead (µV), for the STEMI-labelled records table
 }
 
 // RefCritical reports whether the record carries a finding the national
@@ -94,14 +96,25 @@ func Run(dir string) ([]Result, error) {
 		m := a.Measurements
 		res.PDur, res.PR, res.QRS, res.QT = m.PDur, m.PR, m.QRS, m.QT
 		res.QTReason = m.QTNotMeasurable
+		var sts []string
+		for _, st := range m.ST {
+			sts = append(sts, fmt.Sprintf("%s %+.0f", st.Lead, st.J))
+		}
+		res.STJ = strings.Join(sts, ", ")
+		if res.QRS != nil {
+			res.STJ = fmt.Sprintf("QRS %.0f ms; ", *res.QRS) + res.STJ
+		}
 		res.HR = m.RR.HR
 		res.Critical = a.Critical
 		for _, f := range a.Flags {
 			if f.Tier == "critical" {
 				res.Flags = append(res.Flags, f.RuleID)
 			}
-			if f.RuleID == "stemi" {
+			if f.RuleID == "stemi" && f.Tier == "critical" {
 				res.STEMI = true
+			}
+			if f.RuleID == "stemi" && f.Tier != "critical" {
+				res.STEMIReview = true
 			}
 		}
 		out = append(out, res)
@@ -193,6 +206,7 @@ type Flags struct {
 	FalseList       []string // "N: rule,rule"
 	TP, FN, FP, TN  int      // STEMI rule vs the STEMI label
 	MissedSTEMI     []int
+	ReviewSTEMI     []string // "N (labelled|not labelled)": stemi at the major tier
 	FalseSTEMI      []int
 	NotMeasurableQT int
 }
@@ -223,6 +237,9 @@ func FlagStats(rs []Result, set string) Flags {
 				f.FalseCritical++
 				f.FalseList = append(f.FalseList, fmt.Sprintf("%d: %s", r.Ref.N, strings.Join(r.Flags, ",")))
 			}
+		}
+		if r.STEMIReview {
+			f.ReviewSTEMI = append(f.ReviewSTEMI, fmt.Sprintf("%d (%s)", r.Ref.N, map[bool]string{true: "labelled STEMI", false: "not labelled"}[r.Ref.STEMI()]))
 		}
 		switch truth := r.Ref.STEMI(); {
 		case truth && r.STEMI:
@@ -295,7 +312,17 @@ func WriteReport(w io.Writer, rs []Result) error {
 		if len(f.FalseSTEMI) > 0 {
 			p("; false STEMI: %v", f.FalseSTEMI)
 		}
+		p(". STEMI criteria met but demoted to review (major tier) as a mimic pattern: %d", len(f.ReviewSTEMI))
+		if len(f.ReviewSTEMI) > 0 {
+			p(" — %s", strings.Join(f.ReviewSTEMI, ", "))
+		}
 		p(".\n")
+	}
+	p("\nWhat Huren measured on the STEMI-labelled records (ST at the J point, µV; 100 µV = 1 mm):\n\n| record | set | diagnoses | measured |\n|---|---|---|---|\n")
+	for _, r := range rs {
+		if r.Ref.STEMI() && r.Err == nil {
+			p("| %d | %s | %s | %s |\n", r.Ref.N, r.Set, strings.Join(r.Ref.Diagnoses, " "), r.STJ)
+		}
 	}
 	if len(errs) > 0 {
 		p("\nRecords that failed: %s\n", strings.Join(errs, "; "))

@@ -30,13 +30,15 @@ const (
 	qrsRiseFrac = 0.2
 	// qrsMaxMS bounds the search for QRS onset before, and offset after,
 	// the fiducial (paced and LBBB complexes reach 180+ ms in total).
-	qrsMaxMS   = 200
-	qrsPerLead = true
+	qrsMaxMS = 200
+	// qrsMaxTotalMS: a longer QRS is a delineation failure.
+	qrsMaxTotalMS = 240
+	qrsPerLead    = true
 	// qrsMinContrast: the QRS slope must exceed the slope floor this many
 	// times, else the "median beat" is averaged noise.
 	qrsMinContrast = 5.0
 	qrsLeadOnFrac  = 0.1
-	qrsLeadOffFrac = 0.04
+	qrsLeadOffFrac = 0.03
 	// tMinAmp: the largest T wave (µV from the PR level) below which no
 	// lead has a T wave whose end can be located.
 	tMinAmp = 80.0
@@ -47,6 +49,9 @@ const (
 	// than this (interquartile range) the end is ambiguous (T–U fusion,
 	// T merged with the next P, noise) and QT is not measurable.
 	tMaxSpreadMS = 60.0
+	// tMaxMethodMS: the trapezium and tangent T ends may differ by this
+	// much before the end is called ambiguous.
+	tMaxMethodMS = 60.0
 	// pOnFrac, pOffFrac: fractions of the P-wave peak deviation marking
 	// P onset and offset.
 	pOnFrac  = 0.2
@@ -147,6 +152,13 @@ func Delineate(t *Template) Fiducials {
 	if f.QRSOn < 0 || f.QRSOff < 0 {
 		return f
 	}
+	if f.QRSOff-f.QRSOn > ms(qrsMaxTotalMS) {
+		// Longer than any conducted, bundle-branch-blocked or paced QRS:
+		// the boundaries ran into the P or T wave (or a pacing artefact
+		// dominated the slope). No QRS, no J point, no ST.
+		f.QRSOn, f.QRSOff = -1, -1
+		return f
+	}
 	// Isoelectric level per lead: just before QRS onset (PR segment).
 	iso := make([]float64, len(ls))
 	for k, l := range ls {
@@ -210,13 +222,16 @@ func tEnd(t *Template, ls [][]float64, iso []float64, qrsOn, qrsOff int) (peak, 
 	if best < tMinAmp {
 		return -1, -1, fmt.Sprintf("T waves too flat to locate their end (largest %.0f µV)", best)
 	}
-	var ends []int
+	var ends, tangents []int
 	for k, l := range ls {
 		if tws[k].amp < tLeadFrac*best || tws[k].amp < tMinAmp/2 {
 			continue
 		}
 		if e := trapeziumEnd(l, iso[k], tws[k].peak, endMax, fs); e > 0 {
 			ends = append(ends, e)
+		}
+		if e := tangentEnd(l, iso[k], tws[k].peak, min(endMax, tws[k].peak+ms(120)), fs); e > 0 && e <= endMax {
+			tangents = append(tangents, e)
 		}
 	}
 	if len(ends) == 0 {
@@ -231,7 +246,19 @@ func tEnd(t *Template, ls [][]float64, iso []float64, qrsOn, qrsOff int) (peak, 
 	}
 	// The second latest end: the latest that two leads agree on, so one
 	// lead's U wave or noise does not lengthen the QT.
-	return tws[bestK].peak, ends[max(0, len(ends)-2)], ""
+	end = ends[max(0, len(ends)-2)]
+	// A second, independent locator (the tangent at the steepest descent
+	// meeting the PR level) must agree: when the two disagree the T wave
+	// has no clear end (a slow tail, a U wave, a notched T).
+	if len(tangents) > 0 {
+		slices.Sort(tangents)
+		tg := tangents[max(0, len(tangents)-2)]
+		d := math.Abs(float64(end-tg)) * 1000 / fs
+		if d > tMaxMethodMS {
+			return tws[bestK].peak, -1, fmt.Sprintf("T end ambiguous: two locators disagree by %.0f ms", d)
+		}
+	}
+	return tws[bestK].peak, end, ""
 }
 
 // trapeziumEnd is the trapezium-area T-end locator: xm is the steepest
