@@ -86,7 +86,7 @@ const (
 )
 
 func (g Global) String() string {
-	return [...]string{"second earliest onset / second latest offset over the leads", "earliest onset / latest offset in any lead", "median over the leads"}[g]
+	return [...]string{"second earliest onset / second latest offset", "earliest onset / latest offset in any lead", "median over the leads"}[g]
 }
 
 func onset(x []int, g Global) int {
@@ -316,16 +316,23 @@ func globalBeats(rr *RefRecord) []Beat {
 		}
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].w.Peak < all[j].w.Peak })
+	// One beat: the leads' QRS annotations whose peak falls within 100 ms
+	// of the first or whose onset falls before the latest offset so far
+	// (a wide paced or bundle-branch-block QRS peaks at different times in
+	// different leads).
 	var groups [][]q
+	groupOff := 0
 	for _, x := range all {
 		if len(groups) > 0 {
 			g := groups[len(groups)-1]
-			if x.w.Peak-g[0].w.Peak <= win {
+			if x.w.Peak-g[0].w.Peak <= win || x.w.On < groupOff {
 				groups[len(groups)-1] = append(g, x)
+				groupOff = max(groupOff, x.w.Off)
 				continue
 			}
 		}
 		groups = append(groups, []q{x})
+		groupOff = x.w.Off
 	}
 	var beats []Beat
 	for gi, g := range groups {

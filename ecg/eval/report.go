@@ -282,7 +282,7 @@ func WriteReport(w io.Writer, rs []Result) error {
 			continue
 		}
 		p("\n### LUDB %s: %d records\n\n", name, n)
-		p("Interval differences Huren − cardiologists, ms. Reference per beat: %s of the 12 annotated leads; per record: median over the annotated beats.\n\n", SecondExtreme)
+		p("Interval differences Huren − cardiologists, ms. Reference per beat: %s over the 12 annotated leads; per record: median over the annotated beats.\n\n", SecondExtreme)
 		p("| interval | records | not measured | mean diff | SD | mean abs | IEC 60601-2-25 (mean / SD) | within |\n|---|---:|---:|---:|---:|---:|---|---|\n")
 		for _, s := range Stats(rs, set, SecondExtreme) {
 			tol, ok := "—", "—"
