@@ -3,8 +3,10 @@
 // a low-pass, and derivation of the limb leads from I and II.
 //
 // Filters are second-order sections (RBJ audio-EQ cookbook designs) run
-// forward and backward (zero phase) so that ST segments and interval onsets
-// are not shifted. Functions allocate their output and never modify input;
+// forward and backward (zero phase) so that interval onsets are not
+// shifted. Zero phase is not enough for the ST segment: the high-pass
+// corner must also be low (DiagnosticHighPassHz), and the remaining wander
+// is removed beat-synchronously (SplineBaseline). Functions allocate their output and never modify input;
 // they keep no state and are safe for concurrent use.
 package dsp
 
@@ -85,9 +87,10 @@ func reverse(x []float64) {
 
 // Options selects the diagnostic filter chain.
 type Options struct {
-	// HighPassHz removes baseline wander; 0.5 Hz zero-phase is within the
-	// AHA recommendation for ST measurement (≤ 0.67 Hz when zero-phase).
-	// 0 disables.
+	// HighPassHz removes baseline wander; 0 disables. The default 0.5 Hz
+	// suits QRS detection and quality assessment only: it fails the IEC
+	// impulse test even forward-backward (see DiagnosticHighPassHz), so
+	// measurement uses DiagnosticOptions.
 	HighPassHz float64 `json:"highpass_hz"`
 	// MainsHz is the notch frequency: 50 (China, default) or 60; 0 disables.
 	MainsHz float64 `json:"notch_hz"`
@@ -96,8 +99,9 @@ type Options struct {
 	LowPassHz float64 `json:"lowpass_hz"`
 }
 
-// DefaultOptions is the chain Huren measures with: 0.5 Hz high-pass, 50 Hz
-// notch, 150 Hz low-pass (capped below Nyquist).
+// DefaultOptions is the detection chain: 0.5 Hz high-pass, 50 Hz notch,
+// 150 Hz low-pass (capped below Nyquist). Huren measures on
+// DiagnosticOptions(DefaultOptions()) plus SplineBaseline.
 func DefaultOptions() Options { return Options{HighPassHz: 0.5, MainsHz: 50, LowPassHz: 150} }
 
 // Clean applies the chain of opts to x sampled at fs and returns a new slice.
