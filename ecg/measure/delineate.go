@@ -237,6 +237,11 @@ func tEnd(t *Template, ls [][]float64, iso []float64, qrsOn, qrsOff int) (peak, 
 	if len(ends) == 0 {
 		return tws[bestK].peak, -1, "T wave does not return to baseline before the next beat"
 	}
+	if len(ends) == 1 {
+		// The global end is the latest that two leads agree on; one lead
+		// (a 1- or 2-lead strip, or one clear T in twelve) cannot show it.
+		return tws[bestK].peak, -1, "T end located in one lead only: a global QT needs two"
+	}
 	slices.Sort(ends)
 	if n := len(ends); n >= 4 {
 		iqr := float64(ends[(3*n)/4]-ends[n/4]) * 1000 / fs

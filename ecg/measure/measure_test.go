@@ -2,6 +2,7 @@ package measure
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -98,5 +99,40 @@ func TestDelineateRejectsImplausibleQRS(t *testing.T) {
 	tm := &Template{FS: fs, Fid: 225, Leads: [][]float64{l, l}}
 	if f := Delineate(tm); f.QRSOn >= 0 || f.QRSOff >= 0 {
 		t.Errorf("QRS %d..%d accepted", f.QRSOn, f.QRSOff)
+	}
+}
+
+// beatLead is a synthetic median beat at 500 Hz: fiducial at 200, QRS
+// 185–225, T wave a half sine of amplitude tAmp from 300 to 400 (T end at
+// 400 = 400 ms after the fiducial... 200 samples).
+func beatLead(tAmp float64) []float64 {
+	l := make([]float64, 600)
+	for i := 185; i <= 205; i++ {
+		l[i] = 1200 * float64(i-185) / 20
+	}
+	for i := 205; i <= 225; i++ {
+		l[i] = 1200 * float64(225-i) / 20
+	}
+	for i := 300; i <= 400; i++ {
+		l[i] = tAmp * math.Sin(math.Pi*float64(i-300)/100)
+	}
+	return l
+}
+
+// TestQTNeedsTwoLeads: the T end is found when two leads show it, and is
+// "not measurable" (with the reason) when only one lead has a T wave.
+func TestQTNeedsTwoLeads(t *testing.T) {
+	two := &Template{FS: 500, Fid: 200, RR: 500, Leads: [][]float64{beatLead(300), beatLead(280)}}
+	f := Delineate(two)
+	if f.TEnd < 385 || f.TEnd > 410 || f.TEndReason != "" {
+		t.Errorf("two leads: T end %d (%q), want ≈ 400", f.TEnd, f.TEndReason)
+	}
+	one := &Template{FS: 500, Fid: 200, RR: 500, Leads: [][]float64{beatLead(300), beatLead(0)}}
+	if f := Delineate(one); f.TEnd >= 0 || !strings.Contains(f.TEndReason, "one lead") {
+		t.Errorf("one lead: T end %d (%q)", f.TEnd, f.TEndReason)
+	}
+	flat := &Template{FS: 500, Fid: 200, RR: 500, Leads: [][]float64{beatLead(40), beatLead(30)}}
+	if f := Delineate(flat); f.TEnd >= 0 || !strings.Contains(f.TEndReason, "flat") {
+		t.Errorf("flat T: T end %d (%q)", f.TEnd, f.TEndReason)
 	}
 }
