@@ -71,8 +71,12 @@ type Analysis struct {
 	Flags        []rules.Flag         `json:"flags"`
 	Critical     bool                 `json:"critical"`
 	Filter       dsp.Options          `json:"filter"`
-	RuleTable    string               `json:"rule_table"`
-	RuleVersion  string               `json:"rule_table_version"`
+	// STFilter describes the measurement chain (median beat, intervals,
+	// ST) and the stored Clean traces when it differs from Filter, which
+	// then only served detection and quality.
+	STFilter    string `json:"measurement_filter,omitempty"`
+	RuleTable   string `json:"rule_table"`
+	RuleVersion string `json:"rule_table_version"`
 
 	DeviceStatements []string     `json:"device_statements,omitempty"`
 	DeviceCompare    []Comparison `json:"device_comparison,omitempty"`
@@ -178,6 +182,14 @@ func Analyze(rec *ecg.Record, opts Options) (*Analysis, error) {
 	}
 	ref := order[max(which, 0)]
 	a.Template = measure.MedianBeat(a.Clean, usable, beats, rec.FS, ref)
+	// Measure (and display) on the diagnostic chain: the detection
+	// filter's 0.5 Hz high-pass distorts the ST segment (see
+	// dsp.DiagnosticHighPassHz).
+	if meas := measure.DiagnosticLeads(raw, beats, a.Template, rec.FS, fo); meas != nil {
+		a.Clean = meas
+		a.STFilter = fmt.Sprintf("%g Hz zero-phase high-pass + beat-synchronous spline baseline through the PR segments", dsp.DiagnosticOptions(fo).HighPassHz)
+		a.Template = measure.MedianBeat(meas, usable, beats, rec.FS, ref)
+	}
 	a.Measurements = measure.Measure(a.Template, a.Leads, rr)
 	if len(leads) < 3 {
 		a.Notes = append(a.Notes, fmt.Sprintf("%d-lead recording: axis and ST analysis need the 12-lead set", len(leads)))
@@ -186,9 +198,11 @@ func Analyze(rec *ecg.Record, opts Options) (*Analysis, error) {
 	if rec.FS < 250 {
 		a.Notes = append(a.Notes, fmt.Sprintf("sampled at %g Hz: below the 250 Hz needed for reliable interval measurement", rec.FS))
 	}
+	timingSuspect := ""
 	for _, c := range a.DeviceCompare {
 		if strings.EqualFold(c.Name, "Heart Rate") && c.Huren != nil && c.Device > 0 && math.Abs(*c.Huren-c.Device) > 0.2*c.Device {
 			a.Notes = append(a.Notes, fmt.Sprintf("the device reports HR %.0f bpm but the stored waveform shows %.0f bpm: check the recording", c.Device, *c.Huren))
+			timingSuspect = fmt.Sprintf("the device's own heart rate (%.0f bpm) contradicts the stored waveform's (%.0f bpm): the file's timing or sampling rate is suspect, not critical until checked", c.Device, *c.Huren)
 		}
 	}
 	if !a.Interpretable {
@@ -200,7 +214,13 @@ func Analyze(rec *ecg.Record, opts Options) (*Analysis, error) {
 	if a.Flags == nil {
 		a.Flags = []rules.Flag{}
 	}
-	for _, f := range a.Flags {
+	for i, f := range a.Flags {
+		if f.Tier == rules.Critical && timingSuspect != "" {
+			// Nobody is paged on intervals the file itself disowns.
+			a.Flags[i].Tier = rules.Major
+			a.Flags[i].Evidence += "; " + timingSuspect
+			continue
+		}
 		if f.Tier == rules.Critical {
 			a.Critical = true
 		}
@@ -289,6 +309,9 @@ func (a *Analysis) facts(usable []bool) rules.Facts {
 		f.Values["hr_min_bpm"] = m.RR.HRMin
 		f.Values["hr_max_bpm"] = m.RR.HRMax
 		f.Values["rr_longest_ms"] = m.RR.LongestRR
+		if m.RR.HRMax > 0 {
+			f.Values["rr_shortest_ms"] = 60000 / m.RR.HRMax
+		}
 	}
 	set := func(k string, p *float64) {
 		if p != nil {
@@ -309,7 +332,7 @@ func (a *Analysis) facts(usable []bool) rules.Facts {
 	for _, s := range m.ST {
 		i := slices.Index(a.Leads, s.Lead)
 		if i >= 0 && usable[i] {
-			f.ST = append(f.ST, rules.LeadST{Lead: s.Lead, J: s.J, J60: s.J60})
+			f.ST = append(f.ST, rules.LeadST{Lead: s.Lead, J: s.J, J40: s.J40, J60: s.J60, J80: s.J80, R: s.R, S: s.S, Concave: s.Concave, Notch: s.Notch})
 		}
 	}
 	return f

@@ -59,11 +59,11 @@ func TestSynthetic(t *testing.T) {
 		{name: "V2-V3 1.8 mm man 55: below 2 mm", spec: synth.Spec{HR: 70, Sex: "M", Age: 55, STuV: map[string]float64{"V2": 180, "V3": 180}}, interpretable: true},
 		{name: "V2-V3 1.8 mm woman: above 1.5 mm", spec: synth.Spec{HR: 70, Sex: "F", Age: 55, STuV: map[string]float64{"V2": 180, "V3": 180}}, interpretable: true, flags: []string{"stemi"}},
 		{name: "single lead elevation is not STEMI", spec: synth.Spec{HR: 70, Sex: "M", Age: 60, STuV: map[string]float64{"V4": 300}}, interpretable: true},
-		{name: "bradycardia 35", spec: synth.Spec{HR: 35, Seconds: 12}, interpretable: true, flags: []string{"brady-40"}, label: "sinus_bradycardia"},
+		{name: "bradycardia 34", spec: synth.Spec{HR: 34, Seconds: 14}, interpretable: true, flags: []string{"brady-35", "brady-40"}, label: "sinus_bradycardia"},
 		{name: "tachycardia 190", spec: synth.Spec{HR: 190, QTScale: 0.6}, interpretable: true, flags: []string{"tachy-180"}},
 		{name: "pause 3.5 s", spec: synth.Spec{HR: 70, PauseAt: 4, PauseS: 3.0}, interpretable: true, flags: []string{"pause-3s"}, label: "pause_over_3s"},
-		{name: "wide complex tachycardia", spec: synth.Spec{HR: 150, QRSWidth: 2, NoP: true, QTScale: 0.6}, interpretable: true, flags: []string{"wct"}, label: "wide_complex_tachycardia"},
-		{name: "long QTc", spec: synth.Spec{HR: 75, QTScale: 1.7}, interpretable: true, flags: []string{"qtc-500"}},
+		{name: "wide complex tachycardia", spec: synth.Spec{HR: 150, QRSWidth: 2, NoP: true, QTScale: 0.6}, interpretable: true, flags: []string{"vt-150", "qtc-500"}, label: "wide_complex_tachycardia"},
+		{name: "long QTc", spec: synth.Spec{HR: 75, QTScale: 1.7}, interpretable: true, flags: []string{"qtc-550", "qtc-500"}},
 		{name: "AF-like irregular without P", spec: synth.Spec{HR: 90, Irregular: true, NoP: true, Seed: 3}, interpretable: true, label: "irregular_suggestive_of_af"},
 		{name: "mains 50 Hz is filtered", spec: synth.Spec{HR: 72, MainsuV: 300}, interpretable: true, label: "sinus_rhythm"},
 		{name: "muscle noise", spec: synth.Spec{HR: 72, NoiseuV: 120, STuV: map[string]float64{"V2": 300, "V3": 300}}, interpretable: false},
@@ -218,6 +218,29 @@ func TestInterferenceOnNormalECG(t *testing.T) {
 		}
 		if len(a.Flags) > 0 {
 			t.Errorf("%+v: flagged %v (%s)", sp, ruleIDs(a), a.Flags[0].Evidence)
+		}
+	}
+}
+
+// TestDeviceContradictsTiming: the aECG example whose device states HR 57
+// while its declared sampling interval makes the waveform 11 bpm must not
+// page anyone: the rate flags stay, demoted to the major tier with the
+// reason.
+func TestDeviceContradictsTiming(t *testing.T) {
+	rec, _, err := read.File("../aecg/testdata/hl7aecg_example_liryc.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := analysis.Analyze(rec, analysis.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Critical || len(a.Flags) == 0 {
+		t.Fatalf("critical %v flags %v", a.Critical, ruleIDs(a))
+	}
+	for _, f := range a.Flags {
+		if f.Tier != rules.Major {
+			t.Errorf("flag %s tier %s", f.RuleID, f.Tier)
 		}
 	}
 }

@@ -26,6 +26,6 @@ func Example() {
 	fmt.Printf("critical flags: %d (table %s %s)\n", len(a.Flags), a.RuleTable, a.RuleVersion)
 	// Output:
 	// dicom, 12 leads, interpretable true
-	// HR 61 bpm, QRS 75 ms, rhythm sinus rhythm
-	// critical flags: 0 (table huren-default 2026.1)
+	// HR 61 bpm, QRS 77 ms, rhythm sinus rhythm
+	// critical flags: 0 (table huren-default 2026.2)
 }

@@ -179,23 +179,32 @@ func table(w io.Writer, a *analysis.Analysis) error {
 	}
 	fmt.Fprintf(tw, "PR\t%s\n", val(m.PR, "ms"))
 	fmt.Fprintf(tw, "QRS\t%s\n", val(m.QRS, "ms"))
-	fmt.Fprintf(tw, "QT / QTcB / QTcF\t%s / %s / %s\n", val(m.QT, "ms"), val(m.QTcB, "ms"), val(m.QTcF, "ms"))
+	if m.QT == nil && m.QTNotMeasurable != "" {
+		fmt.Fprintf(tw, "QT / QTc\tnot measurable: %s\n", m.QTNotMeasurable)
+	} else {
+		fmt.Fprintf(tw, "QT / QTcB / QTcF\t%s / %s / %s\n", val(m.QT, "ms"), val(m.QTcB, "ms"), val(m.QTcF, "ms"))
+	}
 	fmt.Fprintf(tw, "Axis P / QRS / T\t%s / %s / %s\n", val(m.PAxis, "°"), val(m.QRSAxis, "°"), val(m.TAxis, "°"))
 	for _, r := range m.Rhythm {
 		fmt.Fprintf(tw, "Rhythm\t%s (%s)\n", r.Text, r.Why)
 	}
 	if len(m.ST) > 0 {
-		var parts []string
+		var j, j60 []string
 		for _, s := range m.ST {
-			parts = append(parts, fmt.Sprintf("%s %+.2f", s.Lead, s.J60/1000))
+			j = append(j, fmt.Sprintf("%s %+.2f", s.Lead, s.J/1000))
+			j60 = append(j60, fmt.Sprintf("%s %+.2f", s.Lead, s.J60/1000))
 		}
-		fmt.Fprintf(tw, "ST J+60 (mV)\t%s\n", strings.Join(parts, "  "))
+		fmt.Fprintf(tw, "ST J (mV)\t%s\n", strings.Join(j, "  "))
+		fmt.Fprintf(tw, "ST J+60 (mV)\t%s\n", strings.Join(j60, "  "))
 	}
 	if len(a.Flags) == 0 {
 		fmt.Fprintf(tw, "Critical flags\tnone (table %s %s)\n", a.RuleTable, a.RuleVersion)
 	}
 	for _, f := range a.Flags {
 		fmt.Fprintf(tw, "FLAG %s\t%s [%s, rule %s, table %s %s]\n\t%s\n", strings.ToUpper(f.Tier), f.Title, f.Tier, f.RuleID, f.TableName, f.TableVersion, f.Evidence)
+		if f.Basis != "" {
+			fmt.Fprintf(tw, "\tbasis: %s\n", f.Basis)
+		}
 	}
 	for _, c := range a.DeviceCompare {
 		h := "—"

@@ -24,7 +24,22 @@ type RRStats struct {
 type LeadST struct {
 	Lead string  `json:"lead"`
 	J    float64 `json:"st_j_uv"`
+	J40  float64 `json:"st_j40_uv"`
 	J60  float64 `json:"st_j60_uv"`
+	J80  float64 `json:"st_j80_uv"`
+	// R and S are the largest deflections of the QRS above and below the
+	// PR level (both ≥ 0), µV: the QRS polarity the STEMI safeguards need
+	// (Sgarbossa concordance, ST/S ratio in LVH).
+	R float64 `json:"r_uv"`
+	S float64 `json:"s_uv"`
+	// Concave: the ST segment sags below the chord from J to J+80 ms
+	// (concave upward, the "smile" of early repolarisation and
+	// pericarditis; STEMI is straight or convex).
+	Concave bool `json:"st_concave,omitempty"`
+	// Notch: a notch (terminal positive deflection) on the downstroke of a
+	// dominant R wave at the end of the QRS — the J wave of the early
+	// repolarisation pattern.
+	Notch bool `json:"j_notch,omitempty"`
 }
 
 // Label is one rhythm statement, with the numbers that justify it.
@@ -37,19 +52,23 @@ type Label struct {
 // Measurements are the global values. Pointers are nil when the value could
 // not be measured (no P wave, no T end, too few leads for an axis).
 type Measurements struct {
-	RR      RRStats   `json:"rr"`
-	PR      *float64  `json:"pr_ms"`
-	PDur    *float64  `json:"p_ms"`
-	QRS     *float64  `json:"qrs_ms"`
-	QT      *float64  `json:"qt_ms"`
-	QTcB    *float64  `json:"qtc_bazett_ms"`
-	QTcF    *float64  `json:"qtc_fridericia_ms"`
-	PAxis   *float64  `json:"p_axis_deg"`
-	QRSAxis *float64  `json:"qrs_axis_deg"`
-	TAxis   *float64  `json:"t_axis_deg"`
-	ST      []LeadST  `json:"st"`
-	Rhythm  []Label   `json:"rhythm"`
-	Fid     Fiducials `json:"-"`
+	RR   RRStats  `json:"rr"`
+	PR   *float64 `json:"pr_ms"`
+	PDur *float64 `json:"p_ms"`
+	QRS  *float64 `json:"qrs_ms"`
+	QT   *float64 `json:"qt_ms"`
+	// QTNotMeasurable says why QT (and so QTc) was not reported when the
+	// T wave end cannot be located reliably (flat T, T merged with U or
+	// the next P, fibrillatory baseline). Empty when QT was measured.
+	QTNotMeasurable string    `json:"qt_not_measurable,omitempty"`
+	QTcB            *float64  `json:"qtc_bazett_ms"`
+	QTcF            *float64  `json:"qtc_fridericia_ms"`
+	PAxis           *float64  `json:"p_axis_deg"`
+	QRSAxis         *float64  `json:"qrs_axis_deg"`
+	TAxis           *float64  `json:"t_axis_deg"`
+	ST              []LeadST  `json:"st"`
+	Rhythm          []Label   `json:"rhythm"`
+	Fid             Fiducials `json:"-"`
 	// Wave boundaries on the median beat, ms relative to the QRS
 	// fiducial (negative = before it); nil when not found.
 	Waves *Waves `json:"median_beat,omitempty"`
@@ -109,6 +128,13 @@ func Measure(t *Template, names []string, rr RRStats) Measurements {
 		return m
 	}
 	f := Delineate(t)
+	// In atrial fibrillation the T wave of the averaged beat mixes
+	// repolarisation after different RR intervals with fibrillatory waves:
+	// its end is not a QT anyone should act on.
+	if f.TEnd > 0 && irregularRR(rr) && f.POn < 0 {
+		f.TEnd = -1
+		f.TEndReason = fmt.Sprintf("irregular rhythm without P waves (RR irregularity %.2f): QT on an averaged beat is unreliable in atrial fibrillation", rr.Irregularity)
+	}
 	m.Fid = f
 	toMS := 1000 / t.FS
 	rel := func(i int) *float64 {
@@ -124,6 +150,9 @@ func Measure(t *Template, names []string, rr RRStats) Measurements {
 	if f.POn >= 0 && f.QRSOn > f.POn {
 		m.PR = ptr(float64(f.QRSOn-f.POn) * toMS)
 		m.PDur = ptr(float64(f.POff-f.POn) * toMS)
+	}
+	if f.QRSOn >= 0 && f.TEnd < 0 {
+		m.QTNotMeasurable = f.TEndReason
 	}
 	if f.TEnd > f.QRSOn && f.QRSOn >= 0 {
 		qt := float64(f.TEnd-f.QRSOn) * toMS
@@ -176,14 +205,7 @@ func Measure(t *Template, names []string, rr RRStats) Measurements {
 			if l == nil {
 				continue
 			}
-			z := iso(l)
-			j := f.QRSOff
-			j60 := j + ms(60)
-			st := LeadST{Lead: n, J: math.Round(l[j] - z)}
-			if j60 < len(l) {
-				st.J60 = math.Round(l[j60] - z)
-			}
-			m.ST = append(m.ST, st)
+			m.ST = append(m.ST, leadST(n, l, iso(l), f, t.FS))
 		}
 	}
 	if f.POn >= 0 {
@@ -212,6 +234,12 @@ const (
 	LongQTc      = "long_qtc"
 )
 
+// irregularRR: the RR intervals vary beat to beat and overall. It needs
+// enough intervals to mean anything: 8 RRs.
+func irregularRR(rr RRStats) bool {
+	return rr.Beats >= 9 && rr.MeanRR > 0 && rr.Irregularity > 0.10 && rr.SDRR/rr.MeanRR > 0.08
+}
+
 func rhythm(m Measurements) []Label {
 	var out []Label
 	rr := m.RR
@@ -220,8 +248,7 @@ func rhythm(m Measurements) []Label {
 	}
 	hasP := m.PR != nil && *m.PR >= 100 && *m.PR <= 300
 	hr := rr.HR
-	// Irregularity needs enough intervals to mean anything: 8 RRs.
-	irregular := rr.Beats >= 9 && rr.Irregularity > 0.10 && rr.SDRR/rr.MeanRR > 0.08
+	irregular := irregularRR(rr)
 	wide := m.QRS != nil && *m.QRS >= 120
 	switch {
 	case irregular && !hasP:
@@ -254,4 +281,50 @@ func rhythm(m Measurements) []Label {
 		out = append(out, Label{LongQTc, "prolonged QTc", fmt.Sprintf("QTc (Bazett) %.0f ms", *m.QTcB)})
 	}
 	return out
+}
+
+// leadST measures one lead's ST segment and QRS polarity on its median
+// beat; z is the lead's PR-segment level.
+func leadST(name string, l []float64, z float64, f Fiducials, fs float64) LeadST {
+	ms := func(v float64) int { return int(math.Round(v * fs / 1000)) }
+	at := func(i int) float64 {
+		if i < 0 || i >= len(l) {
+			return math.NaN()
+		}
+		return math.Round(l[i] - z)
+	}
+	j := f.QRSOff
+	st := LeadST{Lead: name, J: at(j), J40: at(j + ms(40)), J60: at(j + ms(60)), J80: at(j + ms(80))}
+	for _, p := range []*float64{&st.J40, &st.J60, &st.J80} {
+		if math.IsNaN(*p) {
+			*p = 0
+		}
+	}
+	rPeak := f.QRSOn
+	for i := f.QRSOn; i <= f.QRSOff && i < len(l); i++ {
+		if d := l[i] - z; d > st.R {
+			st.R, rPeak = d, i
+		}
+		st.S = math.Max(st.S, z-l[i])
+	}
+	st.R, st.S = math.Round(st.R), math.Round(st.S)
+	// Concave upward: the mid-point sags 20 µV (0.2 mm) below the chord.
+	if j+ms(80) < len(l) {
+		st.Concave = st.J40 < (st.J+st.J80)/2-20
+	}
+	// J notch: after the R peak of an R-dominant lead, the downstroke
+	// turns up again by ≥ 50 µV above its local minimum while still above
+	// the PR level, within the last part of the QRS (to J+10 ms).
+	if st.R > 300 && st.R > st.S {
+		lo := l[rPeak] - z
+		for i := rPeak + 1; i <= min(len(l)-1, j+ms(10)); i++ {
+			d := l[i] - z
+			lo = math.Min(lo, d)
+			if lo > 0 && d-lo >= 50 && i > rPeak+ms(10) {
+				st.Notch = true
+				break
+			}
+		}
+	}
+	return st
 }
