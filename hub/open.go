@@ -225,6 +225,8 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, opts
 		defer cancel()
 		return tracker.Close(ctx)
 	})
+	// Registered after the tracker's closer, so it stops first.
+	s.startRecovery(tracker)
 	escCtx, stopEscalator := context.WithCancel(context.WithoutCancel(ctx))
 	go worklist.NewEscalator(worklist.EscalatorConfig{Queue: queue, Logger: log}).Run(escCtx)
 	s.onClose("worklist escalator", func() error { stopEscalator(); return nil })
