@@ -29,6 +29,7 @@ import (
 	"github.com/huren-health/huren/pixels/codec"
 	pixelweb "github.com/huren-health/huren/pixels/web"
 	"github.com/huren-health/huren/storage"
+	"github.com/huren-health/huren/storage/deadline"
 	"github.com/huren-health/huren/storage/instrumented"
 	storeopen "github.com/huren-health/huren/storage/open"
 	"github.com/huren-health/huren/worklist"
@@ -72,7 +73,10 @@ func OpenBackends(ctx context.Context, cfg Config, log *slog.Logger) (*Backends,
 	if err != nil {
 		return nil, fmt.Errorf("open storage %s: %w", redact(storeURL), err)
 	}
-	b.Store = store
+	// Every user of the store — ingest, WADO, audit, accounts, the worklist
+	// outbox, reindex — gets calls that fail as unavailable instead of
+	// hanging when the backend stops answering.
+	b.Store = deadline.Wrap(store, cfg.StorageTimeout.Duration)
 	b.closers = append(b.closers, namedCloser{"storage", store.Close})
 
 	if cfg.Redis == "" {
