@@ -65,7 +65,10 @@ func TestFrozenBackendIsUnavailable(t *testing.T) {
 	calls := map[string]func() error{
 		"stat": func() error { _, err := s.Stat(ctx, "a"); return err },
 		"get":  func() error { _, _, err := s.Get(ctx, "a"); return err },
-		"put":  func() error { _, err := s.Put(ctx, "a", strings.NewReader("content"), storage.PutOptions{}); return err },
+		"put": func() error {
+			_, err := s.Put(ctx, "a", strings.NewReader("content"), storage.PutOptions{})
+			return err
+		},
 		"list": func() error { return s.List(ctx, "", func(storage.Info) error { return nil }) },
 	}
 	for name, call := range calls {
