@@ -229,8 +229,21 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, opts
 		defer cancel()
 		return tracker.Close(ctx)
 	})
+	// Background work that lives as long as the server; startRecovery's
+	// closer cancels it.
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var derived *derivedState
+	if b.Redis != nil {
+		derived = &derivedState{rdb: b.Redis, store: b.Store, cat: b.Catalog, queue: queue, node: cfg.Node, log: log, ctx: bg,
+			after: func(ctx context.Context) {
+				if _, err := tracker.Recover(ctx); err != nil {
+					log.Error("worklist recovery after rebuild failed", "err", err)
+				}
+			}}
+		s.readiness("derived_state", derived.ready)
+	}
 	// Registered after the tracker's closer, so it stops first.
-	s.startRecovery(tracker)
+	s.startRecovery(bg, stopBG, tracker, derived)
 	escCtx, stopEscalator := context.WithCancel(context.WithoutCancel(ctx))
 	go worklist.NewEscalator(worklist.EscalatorConfig{Queue: queue, Logger: log}).Run(escCtx)
 	s.onClose("worklist escalator", func() error { stopEscalator(); return nil })

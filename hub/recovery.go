@@ -13,31 +13,57 @@ import (
 // retries while a backend is unreachable and stops when the server closes.
 // Serving does not wait for it: on a large Redis catalog it reads every
 // study once.
-func (s *Server) startRecovery(tracker *worklist.Tracker) {
-	ctx, cancel := context.WithCancel(context.Background())
+//
+// On Redis, prepare runs first (rebuild a flushed Redis, or reconcile
+// instances a crash left out of the catalog), and afterwards the generation
+// marker is checked every watchInterval so a Redis flushed while serving is
+// rebuilt even when nothing polls /readyz.
+func (s *Server) startRecovery(ctx context.Context, stop context.CancelFunc, tracker *worklist.Tracker, d *derivedState) {
 	done := make(chan struct{})
-	s.recovery = func() { s.runRecovery(ctx, tracker) }
 	go func() {
 		defer close(done)
-		s.runRecovery(ctx, tracker)
-	}()
-	s.onClose("worklist recovery", func() error { cancel(); <-done; return nil })
-}
-
-func (s *Server) runRecovery(ctx context.Context, tracker *worklist.Tracker) {
-	backoff := time.Second
-	for {
-		st, err := tracker.Recover(ctx)
-		if err == nil {
-			if st.Missing > 0 {
+		if d != nil {
+			s.retry(ctx, "preparing derived state", d.prepare)
+		}
+		s.retry(ctx, "worklist recovery", func(ctx context.Context) error {
+			st, err := tracker.Recover(ctx)
+			if err == nil && st.Missing > 0 {
 				s.log.Warn("worklist recovery: studies without a task (interrupted quiet period?) queued for one", "studies", st.Studies, "queued", st.Missing)
 			}
+			return err
+		})
+		if d == nil {
 			return
 		}
-		if ctx.Err() != nil {
+		t := time.NewTicker(watchInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				_ = d.ready(cctx) // starts a rebuild when the marker is gone
+				cancel()
+			}
+		}
+	}()
+	s.onClose("worklist recovery", func() error { stop(); <-done; return nil })
+}
+
+// watchInterval is how often a replica checks Redis's generation marker.
+const watchInterval = 30 * time.Second
+
+// retry runs fn until it succeeds or ctx ends, backing off while a backend
+// is unreachable.
+func (s *Server) retry(ctx context.Context, what string, fn func(context.Context) error) {
+	backoff := time.Second
+	for {
+		err := fn(ctx)
+		if err == nil || ctx.Err() != nil {
 			return
 		}
-		s.log.Error("worklist recovery failed; retrying", "err", err, "in", backoff)
+		s.log.Error(what+" failed; retrying", "err", err, "in", backoff)
 		select {
 		case <-ctx.Done():
 			return

@@ -41,9 +41,6 @@ type Server struct {
 
 	// sighup reloads what can change without a restart (routing rules).
 	sighup func() error
-	// recovery runs the worklist's restart recovery again (after derived
-	// state was rebuilt).
-	recovery func()
 
 	mu      sync.Mutex
 	closers []namedCloser // closed in reverse order
