@@ -64,6 +64,7 @@ type derivedState struct {
 	mu         sync.Mutex
 	rebuilding bool
 	ctx        context.Context // the server's lifetime
+	wg         sync.WaitGroup  // the background rebuild, waited for at close
 }
 
 // ready is the /readyz check: not ready while the marker is missing, and
@@ -88,7 +89,9 @@ func (d *derivedState) startRebuild() {
 		return
 	}
 	d.rebuilding = true
+	d.wg.Add(1)
 	go func() {
+		defer d.wg.Done()
 		defer func() {
 			d.mu.Lock()
 			d.rebuilding = false

@@ -48,7 +48,20 @@ func (s *Server) startRecovery(ctx context.Context, stop context.CancelFunc, tra
 			}
 		}
 	}()
-	s.onClose("worklist recovery", func() error { stop(); <-done; return nil })
+	s.onClose("worklist recovery", func() error {
+		if d != nil {
+			d.mu.Lock() // no rebuild starts after this (startRebuild checks ctx under mu)
+		}
+		stop()
+		if d != nil {
+			d.mu.Unlock()
+		}
+		<-done
+		if d != nil {
+			d.wg.Wait()
+		}
+		return nil
+	})
 }
 
 // watchInterval is how often a replica checks Redis's generation marker.
