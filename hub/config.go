@@ -41,7 +41,9 @@ type Config struct {
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
 	// StorageTimeout is how long any object-store call may go without
 	// progress before it fails as unavailable (HTTP 503 + Retry-After): a
-	// frozen MinIO must not hang uploads.
+	// frozen MinIO must not hang uploads. Progress is counted when the
+	// backend takes more content, so it must exceed the time to send one
+	// multipart part (16 MiB) to the object store.
 	StorageTimeout Duration `json:"storage_timeout"`
 	// IdleTimeout closes keep-alive connections idle this long.
 	IdleTimeout Duration `json:"idle_timeout"`
