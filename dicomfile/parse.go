@@ -130,6 +130,21 @@ const undefinedLength = 0xFFFFFFFF
 
 func (h *elemHeader) tag() uint32 { return uint32(h.group)<<16 | uint32(h.elem) }
 
+// SniffLen is how many leading bytes Sniff looks at.
+const SniffLen = 132
+
+// Sniff reports ErrNotDICOM when head, the first SniffLen bytes of an
+// upload, cannot start a DICOM file — the same first test Parse makes, for
+// a receiver that wants to stop reading a large body at its first bytes
+// instead of after storing all of it. Shorter heads are not judged.
+func Sniff(head []byte) error {
+	if len(head) < SniffLen || string(head[128:132]) == "DICM" || string(head[0:4]) == "DICM" || plausibleFirstElement(head[:8]) {
+		return nil
+	}
+	return fmt.Errorf("%w: no \"DICM\" marker at byte 128 and the first bytes (% X) are not a DICOM element: check that a DICOM file, not a report or picture, was sent",
+		ErrNotDICOM, head[:8])
+}
+
 func (p *parser) run() error {
 	r := p.r
 	head := r.peek(132)

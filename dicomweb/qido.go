@@ -1,6 +1,7 @@
 package dicomweb
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,6 +12,19 @@ import (
 	"github.com/huren-health/huren/dicomjson"
 	"github.com/huren-health/huren/ingest"
 )
+
+// QIDO bounds. A search answers at most MaxResults results (a larger or
+// absent limit is reduced to it) and says so with a Warning header when
+// more can be requested with offset; offset is at most MaxOffset, because
+// skipping costs as much as answering — a client that needs to go deeper
+// narrows the query instead (a StudyDate range, a patient, a modality).
+const (
+	MaxResults = 1000
+	MaxOffset  = 10000
+)
+
+// warnMore is the PS3.18 8.3.4.4.1 warning for a truncated answer.
+const warnMore = `299 huren "There are additional results that can be requested"`
 
 const (
 	tagStudyUID    = "0020000D"
@@ -61,24 +75,56 @@ func (h *Handler) search(c *gin.Context, level catalog.Level) error {
 	if sites != nil {
 		q.Sites = sites
 	}
+	if q.Offset > MaxOffset {
+		return fmt.Errorf("offset %d: at most %d; narrow the query instead (e.g. a StudyDate range): %w", q.Offset, MaxOffset, catalog.ErrInvalidQuery)
+	}
+	limit := q.Limit
+	if limit <= 0 || limit > MaxResults {
+		limit = MaxResults
+	}
+	q.Limit = limit + 1 // one more tells whether to warn of more results
 	results, err := h.cfg.Catalog.Search(c.Request.Context(), q)
 	if err != nil {
 		return fmt.Errorf("qido search: %w", err)
 	}
-	base := h.base(c)
-	for _, ds := range results {
-		addRetrieveURL(ds, level, base)
-	}
-	if results == nil {
-		results = []dicomjson.Dataset{}
-	}
-	b, err := json.Marshal(results)
-	if err != nil {
-		return fmt.Errorf("encode qido results: %w", err)
+	if len(results) > limit {
+		results = results[:limit]
+		c.Header("Warning", warnMore)
 	}
 	h.metrics.qido.WithLabelValues(levelName(level)).Inc()
-	c.Data(http.StatusOK, mtDICOMJSON, b)
+	h.writeResults(c, results, level)
 	return nil
+}
+
+// writeResults streams the answer one result at a time, so the encoded
+// answer is never held whole next to the results (a thousand instances
+// with includefield=all are tens of MB).
+func (h *Handler) writeResults(c *gin.Context, results []dicomjson.Dataset, level catalog.Level) {
+	base := h.base(c)
+	c.Header("Content-Type", mtDICOMJSON)
+	c.Status(http.StatusOK)
+	w := bufio.NewWriterSize(c.Writer, 64<<10)
+	w.WriteByte('[')
+	for i, ds := range results {
+		addRetrieveURL(ds, level, base)
+		b, err := json.Marshal(ds)
+		if err != nil {
+			// The status is sent; cut the answer short so the client sees
+			// invalid JSON rather than a silently incomplete list.
+			h.log.Error("qido: encoding a result failed; answer truncated", "err", err)
+			w.Flush()
+			return
+		}
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		w.Write(b)
+		results[i] = nil // let the encoded result's dataset go
+	}
+	w.WriteByte(']')
+	if err := w.Flush(); err != nil {
+		h.log.Debug("qido: client went away", "err", err)
+	}
 }
 
 func levelName(l catalog.Level) string {

@@ -97,6 +97,9 @@ func (h *Handler) stow(c *gin.Context) (any, error) {
 		if isBodyError(err) {
 			return nil, bodyError(err)
 		}
+		if errors.Is(err, ingest.ErrStoppedReading) {
+			c.Header("Connection", "close") // do not read the rest to reuse the connection
+		}
 		items = append(items, stowItem{res: res, err: err, part: 1})
 	case mtMultipart:
 		if t := strings.ToLower(params["type"]); t != "" && t != mtDICOM {
@@ -119,9 +122,17 @@ func (h *Handler) stow(c *gin.Context) (any, error) {
 			if isBodyError(item.err) {
 				return item.err
 			}
+			if errors.Is(item.err, ingest.ErrStoppedReading) {
+				return errStopBody
+			}
 			return nil
 		})
-		if err != nil {
+		if errors.Is(err, errStopBody) {
+			// A part that is not DICOM at all may be gigabytes of garbage:
+			// answer now, unread, and close the connection (the unread
+			// rest cannot be skipped on a keep-alive connection).
+			c.Header("Connection", "close")
+		} else if err != nil {
 			return nil, bodyError(err)
 		}
 	default:
@@ -154,6 +165,9 @@ func (h *Handler) stowPart(c *gin.Context, p *multipart.Part, src ingest.Source)
 var bodyBufPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 256<<10) }}
 
 var (
+	// errStopBody ends a multipart walk at a part known to be invalid from
+	// its first bytes, leaving the rest of the body unread.
+	errStopBody = errors.New("dicomweb: stop reading the body")
 	errPartType = errkind.New(errkind.Invalid, "dicomweb: part is not application/dicom")
 	errTooLarge = errkind.New(errkind.TooLarge, "dicomweb: request body too large")
 )
@@ -185,6 +199,9 @@ func readParts(body io.Reader, boundary string, fn func(*multipart.Part) error) 
 		}
 		n++
 		err = fn(p)
+		if errors.Is(err, errStopBody) {
+			return err // without Close, which would read the part to its end
+		}
 		p.Close()
 		if err != nil {
 			return err

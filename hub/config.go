@@ -39,6 +39,21 @@ type Config struct {
 	QuietPeriod Duration `json:"quiet_period"`
 	// ShutdownTimeout bounds graceful shutdown (in-flight uploads finish first).
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
+	// StorageTimeout is how long any object-store call may go without
+	// progress before it fails as unavailable (HTTP 503 + Retry-After): a
+	// frozen MinIO must not hang uploads. Progress is counted when the
+	// backend takes more content, so it must exceed the time to send one
+	// multipart part (16 MiB) to the object store.
+	StorageTimeout Duration `json:"storage_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long.
+	IdleTimeout Duration `json:"idle_timeout"`
+	// MinUploadRate is the slowest request body accepted, in bytes per
+	// second averaged over UploadRateWindow; a slower one is cut off (408).
+	// 0 disables the check.
+	MinUploadRate int64 `json:"min_upload_rate"`
+	// UploadRateWindow is the span over which MinUploadRate is measured,
+	// so a short stall on a township line is not punished.
+	UploadRateWindow Duration `json:"upload_rate_window"`
 	// LogLevel: debug, info, warn, error. LogFormat: text or json.
 	LogLevel  string `json:"log_level"`
 	LogFormat string `json:"log_format"`
@@ -78,9 +93,15 @@ func Defaults() Config {
 		MaxUploadBytes:  4 << 30,
 		QuietPeriod:     Duration{30 * time.Second},
 		ShutdownTimeout: Duration{60 * time.Second},
-		LogLevel:        "info",
-		LogFormat:       "text",
-		Node:            host,
+		StorageTimeout:  Duration{30 * time.Second},
+		IdleTimeout:     Duration{2 * time.Minute},
+		// 1 KiB/s over 30 s: a township line on a bad day is far faster;
+		// a connection held open by a stalled or hostile client is not.
+		MinUploadRate:    1024,
+		UploadRateWindow: Duration{30 * time.Second},
+		LogLevel:         "info",
+		LogFormat:        "text",
+		Node:             host,
 	}
 }
 
@@ -130,7 +151,15 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 		}
 		c.MaxUploadBytes = n
 	}
-	for key, dst := range map[string]*Duration{"HUREN_QUIET_PERIOD": &c.QuietPeriod, "HUREN_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout} {
+	if v := getenv("HUREN_MIN_UPLOAD_RATE"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("HUREN_MIN_UPLOAD_RATE=%q: not a byte count", v)
+		}
+		c.MinUploadRate = n
+	}
+	for key, dst := range map[string]*Duration{"HUREN_QUIET_PERIOD": &c.QuietPeriod, "HUREN_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout,
+		"HUREN_STORAGE_TIMEOUT": &c.StorageTimeout, "HUREN_IDLE_TIMEOUT": &c.IdleTimeout, "HUREN_UPLOAD_RATE_WINDOW": &c.UploadRateWindow} {
 		if v := getenv(key); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil {
@@ -166,6 +195,15 @@ func (c Config) Validate() error {
 	}
 	if c.QuietPeriod.Duration < 0 {
 		errs = append(errs, errors.New("quiet_period: must not be negative"))
+	}
+	for name, d := range map[string]time.Duration{"storage_timeout": c.StorageTimeout.Duration, "idle_timeout": c.IdleTimeout.Duration,
+		"upload_rate_window": c.UploadRateWindow.Duration} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s: must not be negative", name))
+		}
+	}
+	if c.MinUploadRate < 0 {
+		errs = append(errs, errors.New("min_upload_rate: must not be negative"))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

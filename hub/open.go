@@ -29,6 +29,7 @@ import (
 	"github.com/huren-health/huren/pixels/codec"
 	pixelweb "github.com/huren-health/huren/pixels/web"
 	"github.com/huren-health/huren/storage"
+	"github.com/huren-health/huren/storage/deadline"
 	"github.com/huren-health/huren/storage/instrumented"
 	storeopen "github.com/huren-health/huren/storage/open"
 	"github.com/huren-health/huren/worklist"
@@ -72,7 +73,10 @@ func OpenBackends(ctx context.Context, cfg Config, log *slog.Logger) (*Backends,
 	if err != nil {
 		return nil, fmt.Errorf("open storage %s: %w", redact(storeURL), err)
 	}
-	b.Store = store
+	// Every user of the store — ingest, WADO, audit, accounts, the worklist
+	// outbox, reindex — gets calls that fail as unavailable instead of
+	// hanging when the backend stops answering.
+	b.Store = deadline.Wrap(store, cfg.StorageTimeout.Duration)
 	b.closers = append(b.closers, namedCloser{"storage", store.Close})
 
 	if cfg.Redis == "" {
@@ -225,6 +229,21 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, opts
 		defer cancel()
 		return tracker.Close(ctx)
 	})
+	// Background work that lives as long as the server; startRecovery's
+	// closer cancels it.
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var derived *derivedState
+	if b.Redis != nil {
+		derived = &derivedState{rdb: b.Redis, store: b.Store, cat: b.Catalog, queue: queue, node: cfg.Node, log: log, ctx: bg,
+			after: func(ctx context.Context) {
+				if _, err := tracker.Recover(ctx); err != nil {
+					log.Error("worklist recovery after rebuild failed", "err", err)
+				}
+			}}
+		s.readiness("derived_state", derived.ready)
+	}
+	// Registered after the tracker's closer, so it stops first.
+	s.startRecovery(bg, stopBG, tracker, derived)
 	escCtx, stopEscalator := context.WithCancel(context.WithoutCancel(ctx))
 	go worklist.NewEscalator(worklist.EscalatorConfig{Queue: queue, Logger: log}).Run(escCtx)
 	s.onClose("worklist escalator", func() error { stopEscalator(); return nil })

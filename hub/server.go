@@ -100,7 +100,8 @@ func (s *Server) newEngine() {
 	// CORS is engine-wide and first: gin runs group middleware only for
 	// matched routes, and browser preflights (OPTIONS) and 404s must carry
 	// the headers too, or a viewer on another origin sees opaque failures.
-	e.Use(dicomweb.CORS(s.cfg.CORSOrigins), httpapi.RequestIDs(), observe(m, s.log), recoverPanics(s.log))
+	e.Use(dicomweb.CORS(s.cfg.CORSOrigins), httpapi.RequestIDs(), observe(m, s.log), recoverPanics(s.log),
+		minBodyRate(s.cfg.MinUploadRate, s.cfg.UploadRateWindow.Duration))
 	e.NoRoute(func(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusNotFound, httpapi.ErrorBody{
 			Error: "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path, Status: http.StatusNotFound, RequestID: httpapi.RequestID(c)})
@@ -146,9 +147,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.engine,
 		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		// Keep-alive connections idle longer than this are closed; bodies
+		// are bounded by minBodyRate (a whole-request ReadTimeout would cut
+		// legitimate multi-GB uploads).
+		IdleTimeout:    s.cfg.IdleTimeout.Duration,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

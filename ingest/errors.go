@@ -27,6 +27,10 @@ var (
 	ErrTooLarge = errkind.New(errkind.TooLarge, "ingest: instance too large")
 	// ErrEmpty: zero bytes were sent for an instance.
 	ErrEmpty = errkind.New(errkind.Invalid, "ingest: empty instance")
+	// ErrStoppedReading joins an error found in an upload's first bytes
+	// (not DICOM at all): the rest was not read, so the transport should
+	// not try to read past it either (a multipart body is abandoned there).
+	ErrStoppedReading = errkind.New(errkind.Invalid, "ingest: the rest of the upload was not read")
 	// ErrClosed: the service is shut down.
 	ErrClosed = errkind.New(errkind.Unavailable, "ingest: service closed")
 )

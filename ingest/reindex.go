@@ -63,7 +63,7 @@ func Reindex(ctx context.Context, store storage.Store, cat catalog.Catalog, logg
 		_ = sop
 		sk := study + "/" + series
 		if sk != cur && len(group) > 0 {
-			if err := r.series(ctx, group, &st); err != nil {
+			if err := r.series(ctx, group, nil, &st); err != nil {
 				return err
 			}
 			group = group[:0]
@@ -73,7 +73,7 @@ func Reindex(ctx context.Context, store storage.Store, cat catalog.Catalog, logg
 		return nil
 	})
 	if err == nil && len(group) > 0 {
-		err = r.series(ctx, group, &st)
+		err = r.series(ctx, group, nil, &st)
 	}
 	if err != nil {
 		return st, fmt.Errorf("reindex: %w", err)
@@ -116,14 +116,15 @@ func splitKey(key, prefix, suffix string) (study, series, sop string, ok bool) {
 	return parts[0], parts[1], parts[2], true
 }
 
-// series indexes one series' originals (all share study/series).
-func (r *reindexer) series(ctx context.Context, group []storage.Info, st *Stats) error {
+// series indexes one series' originals (all share study/series). Metadata
+// objects of instances in skip (already indexed; Reconcile) are ignored.
+func (r *reindexer) series(ctx context.Context, group []storage.Info, skip map[string]bool, st *Stats) error {
 	study, series, _, _ := splitKey(group[0].Key, dicomPrefix, ".dcm")
 	r.seen[study+"/"+series] = true
 	st.Series++
 	metas := map[string]storage.Info{}
 	err := r.store.List(ctx, metaPrefix+study+"/"+series+"/", func(info storage.Info) error {
-		if _, _, sop, ok := splitKey(info.Key, metaPrefix, ".json"); ok && sop+".json" != bundleName {
+		if _, _, sop, ok := splitKey(info.Key, metaPrefix, ".json"); ok && sop+".json" != bundleName && !skip[sop] {
 			metas[sop] = info
 		}
 		return nil

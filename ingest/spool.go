@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/huren-health/huren/dicomfile"
 	"github.com/huren-health/huren/storage"
 )
 
@@ -109,7 +110,19 @@ func (s *Service) spool(ctx context.Context, r io.Reader, declared int64) (*spoo
 	buf.Reset()
 	sp.buf = buf
 	buf.Grow(int(initial))
-	n, err := buf.ReadFrom(io.LimitReader(src, memCap+1))
+	// The first bytes tell whether this can be DICOM at all: a PDF, or 2 GB
+	// of garbage, is refused here instead of after reading it to its end.
+	var head [dicomfile.SniffLen]byte
+	h, err := io.ReadFull(src, head[:])
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return sp, readErr(err)
+	}
+	if err := dicomfile.Sniff(head[:h]); err != nil {
+		return sp, fmt.Errorf("parse: %w: %w", err, ErrStoppedReading)
+	}
+	buf.Write(head[:h])
+	n, err := buf.ReadFrom(io.LimitReader(src, memCap+1-int64(h)))
+	n += int64(h)
 	if err != nil {
 		return sp, readErr(err)
 	}

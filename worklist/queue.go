@@ -91,6 +91,11 @@ type NewTask struct {
 	Group    string
 	Priority Priority
 	Due      time.Time
+	// IfAbsent makes Upsert create the task only if none exists for the
+	// key: an existing task is returned unchanged, with no event. Restart
+	// recovery uses it so that replicas recovering the same study at once
+	// create one task and never flag or update a task another replica made.
+	IfAbsent bool
 }
 
 // Filter selects tasks for List. Empty fields match everything; State
@@ -201,6 +206,14 @@ type Queue interface {
 	// Close stops background work, flushing the event outbox for up to
 	// the context-free grace of a few seconds. Safe to call twice.
 	Close() error
+}
+
+// KeyIndex is implemented by backends that can tell which task keys
+// (Doc.Key) already have a task, many at once (restart recovery checks
+// thousands of studies).
+type KeyIndex interface {
+	// TaskIDs returns, for each key, the id of its task or "" if none.
+	TaskIDs(ctx context.Context, keys []string) ([]string, error)
 }
 
 // Rebuilder is implemented by backends that can restore their whole state

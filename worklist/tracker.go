@@ -87,10 +87,14 @@ type TrackerConfig struct {
 // created (or updated, or flagged if already reported) when no instance has
 // arrived for the quiet period, or at once on StudyComplete. It is safe for
 // concurrent use. Studies in their quiet period live only in this replica's
-// memory: if it stops before the period ends, the study's next instance —
-// or StudyComplete, or a restart's Recover from the catalog — creates the
-// task. With several replicas each one upserts what it saw; Upsert is
-// idempotent, so a study split across replicas still has one task.
+// memory: if the process dies before the period ends (kill -9, power loss),
+// nothing else remembers them. Recover, run at every start and after a
+// reindex, closes that gap: it gives every study of the catalog that has no
+// task one, after the rest of its quiet period. With several replicas each
+// one upserts what it saw; Upsert is idempotent, so a study split across
+// replicas still has one task, and Recover creates only where no task
+// exists (NewTask.IfAbsent), so replicas recovering at once never create
+// two or touch a task another one made.
 type Tracker struct {
 	cfg   TrackerConfig
 	quiet time.Duration
@@ -110,6 +114,9 @@ type pendingStudy struct {
 	instances map[string]struct{}
 	timer     *time.Timer
 	flushing  bool
+	// recovered: queued by Recover, not by an arrival seen here; its
+	// upsert creates the task only if none exists.
+	recovered bool
 }
 
 // NewTracker returns a tracker; Close stops its timers.
@@ -153,6 +160,7 @@ func (t *Tracker) Observe(s Stored) error {
 		p.timer = time.AfterFunc(t.quiet, func() { t.flushAsync(uid) })
 	} else {
 		mergeStored(&p.s, s)
+		p.recovered = false // a real arrival: update an existing task as usual
 		if !p.flushing {
 			p.timer.Reset(t.quiet)
 		}
@@ -219,7 +227,7 @@ func (t *Tracker) flush(ctx context.Context, uid string) (Task, error) {
 	}
 	p.flushing = true
 	p.timer.Stop()
-	s, nSeries, nInst := p.s, len(p.series), len(p.instances)
+	s, nSeries, nInst, ifAbsent := p.s, len(p.series), len(p.instances), p.recovered
 	t.mu.Unlock()
 
 	if t.cfg.Catalog != nil {
@@ -233,7 +241,7 @@ func (t *Tracker) flush(ctx context.Context, uid string) (Task, error) {
 	}
 	doc := Doc{Kind: KindStudy, Ref: uid, Site: s.Site, Modality: s.Modality, BodyPart: s.BodyPart, ExamType: s.ExamType,
 		PatientID: s.PatientID, PatientName: s.PatientName, Series: nSeries, Instances: nInst, RequestedPriority: s.Priority}
-	task, err := t.upsert(ctx, doc)
+	task, err := t.upsert(ctx, doc, ifAbsent)
 	if err != nil {
 		return Task{}, err
 	}
@@ -251,10 +259,10 @@ func (t *Tracker) flush(ctx context.Context, uid string) (Task, error) {
 	return task, nil
 }
 
-func (t *Tracker) upsert(ctx context.Context, doc Doc) (Task, error) {
+func (t *Tracker) upsert(ctx context.Context, doc Doc, ifAbsent bool) (Task, error) {
 	now := t.now()
 	d := t.cfg.Router.Route(doc, now)
-	task, created, err := t.cfg.Queue.Upsert(ctx, NewTask{Doc: doc, Group: d.Group, Priority: d.Priority, Due: now.Add(d.SLA)})
+	task, created, err := t.cfg.Queue.Upsert(ctx, NewTask{Doc: doc, Group: d.Group, Priority: d.Priority, Due: now.Add(d.SLA), IfAbsent: ifAbsent})
 	if err != nil {
 		return Task{}, err
 	}
@@ -275,7 +283,7 @@ func (t *Tracker) SubmitECG(ctx context.Context, e ECG) (Task, error) {
 		return Task{}, fmt.Errorf("worklist tracker: ECG without id or with bad priority: %w", ErrInvalid)
 	}
 	return t.upsert(ctx, Doc{Kind: KindECG, Ref: e.ID, Site: e.Site, Modality: "ECG", ExamType: e.ExamType,
-		PatientID: e.PatientID, PatientName: e.PatientName, RequestedPriority: e.Priority})
+		PatientID: e.PatientID, PatientName: e.PatientName, RequestedPriority: e.Priority}, false)
 }
 
 // Pending reports how many studies wait for their quiet period to end.

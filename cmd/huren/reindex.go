@@ -60,5 +60,25 @@ func runReindex(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return fmt.Errorf("rebuild worklist: %w", err)
 	}
 	fmt.Fprintf(stdout, "worklist rebuilt in %s: %d tasks from their events\n", time.Since(start).Round(time.Millisecond), n)
+	// Every study with instances and no task (a crash in its quiet period,
+	// instances only the reindex found) gets its task now.
+	router, err := worklist.OpenRouter(cfg.RoutingRules, hub.DefaultReadingGroup, log)
+	if err != nil {
+		return fmt.Errorf("routing rules: %w", err)
+	}
+	tracker := worklist.NewTracker(worklist.TrackerConfig{Queue: q, Router: router, Catalog: b.Catalog, Logger: log})
+	rst, err := tracker.Recover(ctx)
+	if cerr := tracker.Close(ctx); err == nil {
+		err = cerr // Close creates the recovered studies' tasks
+	}
+	if err != nil {
+		return fmt.Errorf("create missing tasks: %w", err)
+	}
+	fmt.Fprintf(stdout, "worklist: %d studies checked, %d without a task got one\n", rst.Studies, rst.Missing)
+	// The generation marker tells every replica that Redis holds derived
+	// state again (see hub.GenerationKey).
+	if err := hub.MarkGeneration(ctx, b.Redis, cfg.Node); err != nil {
+		return err
+	}
 	return nil
 }

@@ -282,13 +282,20 @@ func (h *Handler) frame(l *loaded, n int) (*pixels.Frame, error) {
 	return v.(*pixels.Frame), nil
 }
 
-// parseFrames parses a frame list "1,3,5" against the frame count.
+// MaxFrameList bounds the numbers in one frame list; more is a 400.
+const MaxFrameList = 4096
+
+// parseFrames parses a frame list "1,3,5" against the frame count. A frame
+// named twice is sent once: "1,1,1,…" must not multiply one frame into a
+// gigabyte answer, so an answer is never larger than the instance's pixel
+// data.
 func parseFrames(s string, count int) ([]int, error) {
-	parts := strings.Split(s, ",")
-	if len(parts) > 10000 {
-		return nil, fmt.Errorf("%d frames requested: %w", len(parts), ErrBadRequest)
+	if n := strings.Count(s, ",") + 1; n > MaxFrameList {
+		return nil, fmt.Errorf("%d frames requested, at most %d per request: %w", n, MaxFrameList, ErrBadRequest)
 	}
-	out := make([]int, 0, len(parts))
+	parts := strings.Split(s, ",")
+	out := make([]int, 0, min(len(parts), count))
+	seen := make(map[int]bool, min(len(parts), count))
 	for _, p := range parts {
 		n, err := strconv.Atoi(strings.TrimSpace(p))
 		if err != nil || n < 1 {
@@ -297,6 +304,10 @@ func parseFrames(s string, count int) ([]int, error) {
 		if n > count {
 			return nil, fmt.Errorf("frame %d of %d: %w", n, count, pixels.ErrFrameRange)
 		}
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
 		out = append(out, n)
 	}
 	return out, nil

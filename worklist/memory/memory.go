@@ -184,6 +184,9 @@ func (q *Queue) Upsert(ctx context.Context, nt worklist.NewTask) (worklist.Task,
 	now := q.now()
 	if id, ok := q.byKey[nt.Key()]; ok {
 		t := q.tasks[id]
+		if nt.IfAbsent {
+			return snapshot(t, false), false, nil
+		}
 		switch t.State {
 		case worklist.Done:
 			t.Doc = nt.Doc
@@ -217,6 +220,19 @@ func (q *Queue) Upsert(ctx context.Context, nt worklist.NewTask) (worklist.Task,
 	q.enqueue(t)
 	q.emit(t, worklist.EvCreated, worklist.System.ID, "", true, now)
 	return snapshot(t, false), true, nil
+}
+
+// TaskIDs implements worklist.KeyIndex.
+func (q *Queue) TaskIDs(ctx context.Context, keys []string) ([]string, error) {
+	if err := q.begin(ctx); err != nil {
+		return nil, err
+	}
+	defer q.mu.Unlock()
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = q.byKey[k]
+	}
+	return ids, nil
 }
 
 // Get implements worklist.Queue.

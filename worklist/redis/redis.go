@@ -205,7 +205,7 @@ func (q *Queue) Upsert(ctx context.Context, nt worklist.NewTask) (worklist.Task,
 		return worklist.Task{}, false, fmt.Errorf("worklist/redis upsert %s: %w", nt.Key(), err)
 	}
 	v, err := q.run(ctx, upsertScript, nt.Key(), worklist.NewID(time.Now()), doc, nt.Group,
-		int(nt.Priority), nt.Due.UnixMilli(), nt.Site)
+		int(nt.Priority), nt.Due.UnixMilli(), nt.Site, b01(nt.IfAbsent))
 	if err != nil {
 		return worklist.Task{}, false, scriptErr("upsert", nt.Key(), err)
 	}
@@ -216,6 +216,22 @@ func (q *Queue) Upsert(ctx context.Context, nt worklist.NewTask) (worklist.Task,
 	t, err := decode(arr[1])
 	created, _ := arr[0].(int64)
 	return t, created == 1, err
+}
+
+// TaskIDs implements worklist.KeyIndex with one HMGET on the key index.
+func (q *Queue) TaskIDs(ctx context.Context, keys []string) ([]string, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	vals, err := q.c.HMGet(ctx, q.key("keys"), keys...).Result()
+	if err != nil {
+		return nil, scriptErr("task_ids", "", err)
+	}
+	ids := make([]string, len(keys))
+	for i, v := range vals {
+		ids[i], _ = v.(string)
+	}
+	return ids, nil
 }
 
 // Get implements worklist.Queue.

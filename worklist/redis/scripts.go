@@ -145,7 +145,8 @@ end
 const prelude = core + helpers
 
 // upsert: ARGV[3]=dedupe key [4]=new id [5]=doc JSON [6]=group [7]=prio
-// [8]=due ms [9]=site. Returns {created, fields}.
+// [8]=due ms [9]=site [10]=if absent ("1": an existing task is returned
+// unchanged). Returns {created, fields}.
 var upsertScript = goredis.NewScript(prelude + `
 local id = redis.call('HGET', P .. 'keys', ARGV[3])
 if not id then
@@ -161,6 +162,7 @@ if not id then
   return {1, flat(h)}
 end
 local h = load(id)
+if ARGV[10] == '1' then return {0, flat(h)} end
 h.doc = ARGV[5]; h.site = ARGV[9]
 if h.state == 'done' then
   if not hasflag(h, 'images_added_after_report') then
