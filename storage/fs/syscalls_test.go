@@ -382,7 +382,15 @@ func TestDirectoryOfAnotherWriter(t *testing.T) {
 				return c
 			}
 			a := put("study/series-a/i1")
-			<-blocked
+			var ra result
+			select {
+			case <-blocked:
+			case ra = <-a:
+				// A acknowledged without ever flushing objects/ after
+				// making study/.
+				t.Fatalf("writer A returned (err %v) without flushing the parent of the directory it made: %v",
+					ra.err, durability(s, rec.events(), "study/series-a/i1", ra.ack, !anon))
+			}
 			// Writer B finds study/ already there. Either it returns (before
 			// A's flush: the bug) or it waits for a flush of objects/ after
 			// A's — then the syncer shows it queued behind A's.
@@ -407,7 +415,7 @@ func TestDirectoryOfAnotherWriter(t *testing.T) {
 				}
 			}
 			close(release)
-			ra := <-a
+			ra = <-a
 			if !bDone {
 				rb = <-b
 			}
