@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -11,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,12 +39,72 @@ func startHub(t *testing.T, cfg Config) (base string, srv *Server, stop func()) 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	return "http://" + ln.Addr().String(), srv, func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		})
 	}
+	// A test that fails before calling stop still stops its server before
+	// its temp directories are removed (cleanups run last-in first-out, and
+	// cfg.DataDir's was registered before this one).
+	t.Cleanup(stop)
+	return "http://" + ln.Addr().String(), srv, stop
+}
+
+// waitFor polls cond until it holds. It gives up (failing the test) only
+// shortly before the test binary's own deadline, so that a slow machine
+// never fails it and a broken server still ends with a clean report.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline, ok := t.Deadline()
+	if !ok {
+		deadline = time.Now().Add(10 * time.Minute)
+	}
+	deadline = deadline.Add(-10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// watchedListener counts the bytes the server reads from its connections
+// and reports when it is closed (http.Server.Shutdown closes its listeners
+// first), so a test can wait for these events instead of sleeping.
+type watchedListener struct {
+	net.Listener
+	read   atomic.Int64
+	once   sync.Once
+	closed chan struct{}
+}
+
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (l *watchedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{c, &l.read}, nil
+}
+
+func (l *watchedListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return l.Listener.Close()
 }
 
 func embeddedConfig(t *testing.T) Config {
@@ -184,13 +247,31 @@ func TestGracefulShutdownFinishesUpload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		srv.Close()
+		t.Fatal(err)
+	}
+	ln := &watchedListener{Listener: tcp, closed: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	token := deviceToken(t, srv)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	data, _ := os.ReadFile(testFile)
+	data, err := os.ReadFile(testFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pr, pw := io.Pipe()
+	// Whatever happens below, the server and the upload end before the
+	// temp directories go.
+	served := false
+	t.Cleanup(func() {
+		cancel()
+		pw.CloseWithError(errors.New("test ended"))
+		if !served {
+			<-done
+		}
+	})
 	result := make(chan int, 1)
 	go func() {
 		req, _ := http.NewRequest("POST", "http://"+ln.Addr().String()+"/dicom-web/studies", pr)
@@ -205,16 +286,32 @@ func TestGracefulShutdownFinishesUpload(t *testing.T) {
 		result <- resp.StatusCode
 	}()
 	half := len(data) / 2
-	pw.Write(data[:half])
-	time.Sleep(100 * time.Millisecond) // the request is now in flight
-	cancel()                           // begin shutdown
-	time.Sleep(100 * time.Millisecond)
-	pw.Write(data[half:])
+	if _, err := pw.Write(data[:half]); err != nil {
+		t.Fatal(err)
+	}
+	// The request is in flight once the server has read half the body:
+	// more than the headers plus what its first buffered read can hold
+	// (CT_small is far larger than 2 × 4 KiB), so the handler is reading.
+	waitFor(t, "the server to read half the upload", func() bool { return ln.read.Load() >= int64(half) })
+	cancel() // begin shutdown
+	waitFor(t, "shutdown to close the listener", func() bool {
+		select {
+		case <-ln.closed:
+			return true
+		default:
+			return false
+		}
+	})
+	if _, err := pw.Write(data[half:]); err != nil {
+		t.Fatal(err)
+	}
 	pw.Close()
 	if code := <-result; code != http.StatusOK {
 		t.Fatalf("in-flight upload during shutdown: status %d, want 200", code)
 	}
-	if err := <-done; err != nil {
+	err = <-done
+	served = true
+	if err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
 }

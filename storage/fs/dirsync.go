@@ -12,7 +12,7 @@ import "sync"
 type dirSyncer struct {
 	mu   sync.Mutex
 	dirs map[string]*dirRounds // only directories with a sync in flight
-	// sync is the fsync itself (syncDir; tests count calls).
+	// sync is the fsync itself (Store.sys.syncDir; tests count calls).
 	sync func(dir string) error
 }
 
@@ -28,8 +28,8 @@ type syncRound struct {
 	err  error
 }
 
-func newDirSyncer() *dirSyncer {
-	return &dirSyncer{dirs: map[string]*dirRounds{}, sync: syncDir}
+func newDirSyncer(sync func(dir string) error) *dirSyncer {
+	return &dirSyncer{dirs: map[string]*dirRounds{}, sync: sync}
 }
 
 // Sync returns once an fsync of dir that started after the call began has

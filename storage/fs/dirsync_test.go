@@ -18,7 +18,7 @@ func TestDirSyncerCoversEveryCaller(t *testing.T) {
 		release = make(chan struct{})
 		started = make(chan struct{}, 100)
 	)
-	d := newDirSyncer()
+	d := newDirSyncer(syncDir)
 	var mu sync.Mutex
 	var completed []int64 // for each finished fsync: the seq when it started
 	d.sync = func(dir string) error {
@@ -92,7 +92,7 @@ func TestDirSyncerCoversEveryCaller(t *testing.T) {
 func TestDirSyncerLoneCallerAndErrors(t *testing.T) {
 	boom := errors.New("boom")
 	var calls int
-	d := newDirSyncer()
+	d := newDirSyncer(syncDir)
 	d.sync = func(dir string) error { calls++; return boom }
 	for i := 1; i <= 3; i++ {
 		if err := d.Sync("/y"); !errors.Is(err, boom) {

@@ -25,7 +25,12 @@
 // new file before renaming it over the old one, so a power loss never
 // leaves neither. Without O_TMPFILE (or /proc) both fall back to a named,
 // flock-ed temp file in tmp/: fsync, link or rename, fsync of the
-// directory; New removes temp files whose writer is gone.
+// directory; New removes temp files whose writer is gone. A new directory
+// on the way to a key has its parent fsynced before the write is
+// acknowledged; so has one found already made by another writer (in this
+// process or another) the first time this process writes under it, since
+// its creator's fsync may not have completed yet. The order of these calls
+// on every write path is checked by syscalls_test.go through sysCalls.
 //
 // A reader over a sealed storage.Buffer carries its SHA-256 (computed by
 // the storage package as the bytes arrived), so such a Put does not hash

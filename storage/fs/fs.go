@@ -60,6 +60,11 @@ type Store struct {
 	anon bool
 	// dirs coalesces the directory fsyncs of concurrent commits.
 	dirs *dirSyncer
+	// durable: directories whose entry in their parent this process has
+	// seen flushed (see mkdirs).
+	durable knownDirs
+	// sys: the system calls that order durability (sys.go).
+	sys sysCalls
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -73,6 +78,12 @@ const staleAfter = time.Minute
 // files left by writers that died mid-write (those whose flock is no longer
 // held, by any process). logger may be nil (silent).
 func New(cfg Config, logger *slog.Logger) (*Store, error) {
+	return openStore(cfg, logger, osCalls{})
+}
+
+// openStore is New with the system calls of the write paths given (tests
+// record or fail them).
+func openStore(cfg Config, logger *slog.Logger, sys sysCalls) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -87,13 +98,19 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 		root:   root,
 		objDir: filepath.Join(root, "objects"),
 		tmpDir: filepath.Join(root, "tmp"),
-		dirs:   newDirSyncer(),
 		log:    logger.With("component", "storage.fs"),
+		sys:    sys,
 	}
+	s.dirs = newDirSyncer(sys.syncDir)
 	for _, d := range []string{s.objDir, s.tmpDir} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			return nil, fmt.Errorf("storage/fs: create %s: %w", d, err)
 		}
+	}
+	// objects/ and tmp/ may have just been created: their entries must be
+	// durable before any object under them is acknowledged.
+	if err := sys.syncDir(root); err != nil {
+		return nil, fmt.Errorf("storage/fs: fsync %s: %w", root, err)
 	}
 	if err := s.sweepTemp(); err != nil {
 		return nil, err
@@ -105,14 +122,14 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 // probeAnon reports whether anonymous files can be created in tmp/ and
 // linked into the tree (O_TMPFILE + linkat through /proc/self/fd).
 func (s *Store) probeAnon() bool {
-	f, err := openAnon(s.tmpDir)
+	f, err := osCalls{}.openAnon(s.tmpDir)
 	if err != nil {
 		s.log.Info("anonymous temp files unavailable; PutIfAbsent uses named temp files", "err", err)
 		return false
 	}
 	defer f.Close()
 	name := filepath.Join(s.tmpDir, "probe-"+strconv.Itoa(os.Getpid())+"-"+strconv.FormatInt(time.Now().UnixNano(), 36))
-	if err := linkAnon(f, name); err != nil {
+	if err := linkPath(anonPath(f), name); err != nil {
 		s.log.Info("anonymous temp files cannot be linked; PutIfAbsent uses named temp files", "err", err)
 		return false
 	}
@@ -415,7 +432,7 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts stora
 		return s.putAnon(ctx, op, key, r, opts, ct, meta, !ifAbsent)
 	}
 
-	tmp, err := os.CreateTemp(s.tmpDir, "put-*")
+	tmp, err := s.sys.createTemp(s.tmpDir)
 	if err != nil {
 		return storage.Info{}, fmt.Errorf("fs %s %s: create temp: %w", op, key, err)
 	}
@@ -435,7 +452,7 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts stora
 		return storage.Info{}, fmt.Errorf("fs %s %s: %w", op, key, err)
 	}
 	if !opts.Lazy {
-		if err := tmp.Sync(); err != nil {
+		if err := s.sys.syncFile(tmp); err != nil {
 			return storage.Info{}, fmt.Errorf("fs %s %s: fsync: %w", op, key, err)
 		}
 	}
@@ -456,9 +473,9 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts stora
 			return storage.Info{}, s.mkdirsErr(op, key, err)
 		}
 		if ifAbsent {
-			err = os.Link(tmpName, final)
+			err = s.sys.link(tmpName, final)
 		} else {
-			err = os.Rename(tmpName, final)
+			err = s.sys.rename(tmpName, final)
 		}
 		if err == nil {
 			break
@@ -467,7 +484,7 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, opts stora
 		case errors.Is(err, os.ErrNotExist) && attempt < 10:
 			continue
 		case ifAbsent && errors.Is(err, os.ErrExist):
-			existing, rerr := s.existing(ctx, op, key, func() error { return os.Rename(tmpName, final) })
+			existing, rerr := s.existing(ctx, op, key, func() error { return s.sys.rename(tmpName, final) })
 			if rerr == nil {
 				// A torn object (see isTorn) was replaced by ours.
 				committed = true
@@ -516,7 +533,7 @@ func (s *Store) putAnon(ctx context.Context, op, key string, r io.Reader, opts s
 	// its directory, away from tmp/, where recently deleted inodes make
 	// every allocation scan (recently_deleted) after a purge.
 	dir := filepath.Dir(final)
-	f, err := openAnon(dir)
+	f, err := s.sys.openAnon(dir)
 	if err != nil {
 		return storage.Info{}, fmt.Errorf("fs %s %s: create anonymous file: %w", op, key, err)
 	}
@@ -539,7 +556,7 @@ func (s *Store) putAnon(ctx context.Context, op, key string, r io.Reader, opts s
 func (s *Store) commitAnon(ctx context.Context, op, key string, f *os.File, h header, lazy, replace bool) (storage.Info, error) {
 	final := s.path(key)
 	link := func(to string) error {
-		return linkAnon(f, to)
+		return s.sys.link(anonPath(f), to)
 	}
 	// renameOver gives the anonymous file a temporary name and renames it
 	// over final (linkat cannot replace a name).
@@ -549,7 +566,7 @@ func (s *Store) commitAnon(ctx context.Context, op, key string, f *os.File, h he
 			return err
 		}
 		defer os.Remove(tmpName)
-		return os.Rename(tmpName, final)
+		return s.sys.rename(tmpName, final)
 	}
 	for attempt := 0; ; attempt++ {
 		err := link(final)
@@ -569,7 +586,7 @@ func (s *Store) commitAnon(ctx context.Context, op, key string, f *os.File, h he
 			// before its name takes the old one's place, or a power loss
 			// could leave neither (the new one torn, the old one unlinked).
 			if !lazy {
-				if err := f.Sync(); err != nil {
+				if err := s.sys.syncFile(f); err != nil {
 					return storage.Info{}, fmt.Errorf("fs %s %s: fsync: %w", op, key, err)
 				}
 			}
@@ -619,11 +636,11 @@ func (s *Store) syncCommit(op, key string, f *os.File, final string, lazy bool) 
 		// against 1.37 for the file alone and 1.75 one after the other.
 		dirErr := make(chan error, 1)
 		go func() { dirErr <- s.dirs.Sync(dir) }()
-		err = errors.Join(f.Sync(), <-dirErr)
+		err = errors.Join(s.sys.syncFile(f), <-dirErr)
 	} else {
 		// A named temp file was fsynced before its link (or rename); the
 		// directory carries the commit.
-		if err = f.Sync(); err == nil {
+		if err = s.sys.syncFile(f); err == nil {
 			err = s.dirs.Sync(dir)
 		}
 	}
@@ -778,14 +795,26 @@ func (s *Store) copyHashed(ctx context.Context, f *os.File, offset int64, r io.R
 	return h, nil
 }
 
-// mkdirs creates dir and any missing parents under objects/, fsyncing each
-// new directory's parent so the new entries survive a crash.
+// mkdirs creates dir and any missing parents under objects/, and returns
+// once the entry of every directory from objects/ down to dir is durable in
+// its parent, whoever created it. A directory this writer creates gets its
+// parent fsynced. One that already exists may have been created a moment
+// ago by a concurrent writer — in this process or another — whose fsync of
+// the parent has not completed: acknowledging an object under it then could
+// precede the flush of its directory's name, and a power loss would lose the
+// acknowledged object. So an existing directory this process has not yet
+// seen flushed gets its parent fsynced as well (shared with concurrent
+// callers through s.dirs; afterwards the directory is remembered and costs
+// nothing more).
 func (s *Store) mkdirs(dir string) error {
 	if fi, err := os.Stat(dir); err == nil {
-		if fi.IsDir() {
+		if !fi.IsDir() {
+			return syscall.ENOTDIR
+		}
+		if dir == s.objDir || !strings.HasPrefix(dir, s.objDir) {
 			return nil
 		}
-		return syscall.ENOTDIR
+		return s.entryDurable(dir, fi)
 	}
 	if dir == s.objDir || !strings.HasPrefix(dir, s.objDir) {
 		return os.MkdirAll(dir, 0o750)
@@ -793,25 +822,86 @@ func (s *Store) mkdirs(dir string) error {
 	if err := s.mkdirs(filepath.Dir(dir)); err != nil {
 		return err
 	}
-	if err := os.Mkdir(dir, 0o750); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			if fi, serr := os.Stat(dir); serr == nil && !fi.IsDir() {
-				return syscall.ENOTDIR
-			}
-			return nil // created concurrently
+	if err := s.sys.mkdir(dir); err != nil {
+		if !errors.Is(err, os.ErrExist) {
+			return err
 		}
+		// Created concurrently: its creator may not have flushed it yet.
+		fi, serr := os.Stat(dir)
+		if serr != nil {
+			return serr
+		}
+		if !fi.IsDir() {
+			return syscall.ENOTDIR
+		}
+		return s.entryDurable(dir, fi)
+	}
+	if err := s.dirs.Sync(filepath.Dir(dir)); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(dir))
+	if fi, err := os.Stat(dir); err == nil {
+		s.durable.add(dir, fi)
+	}
+	return nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
+// entryDurable returns once the existing directory dir (described by fi)
+// and its ancestors below objects/ have durable entries in their parents.
+func (s *Store) entryDurable(dir string, fi os.FileInfo) error {
+	if s.durable.has(dir, fi) {
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != s.objDir {
+		pfi, err := os.Stat(parent)
+		if err != nil {
+			return err
+		}
+		if err := s.entryDurable(parent, pfi); err != nil {
+			return err
+		}
+	}
+	// This fsync starts after we saw dir, hence after its mkdir: it
+	// carries dir's entry whoever made it.
+	if err := s.dirs.Sync(parent); err != nil {
 		return err
 	}
-	defer d.Close()
-	return d.Sync()
+	s.durable.add(dir, fi)
+	return nil
+}
+
+// knownDirs remembers directories (path and inode) whose entry this process
+// has seen flushed into their parent. The inode tells a directory removed
+// and created again (by another process) from the one we saw flushed.
+// Bounded: when full it starts over, which costs one parent fsync per
+// directory written to again.
+type knownDirs struct {
+	mu sync.Mutex
+	m  map[string]uint64
+}
+
+const maxKnownDirs = 1 << 16
+
+func (k *knownDirs) has(dir string, fi os.FileInfo) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	ino, ok := k.m[dir]
+	return ok && ino == inode(fi)
+}
+
+func (k *knownDirs) add(dir string, fi os.FileInfo) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.m == nil || len(k.m) >= maxKnownDirs {
+		k.m = make(map[string]uint64)
+	}
+	k.m[dir] = inode(fi)
+}
+
+func (k *knownDirs) remove(dir string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.m, dir)
 }
 
 // Delete removes the key's file and then, best effort, parent directories
@@ -837,13 +927,14 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("fs delete %s: %w", key, err)
 	}
-	if err := syncDir(filepath.Dir(p)); err != nil {
+	if err := s.sys.syncDir(filepath.Dir(p)); err != nil {
 		return fmt.Errorf("fs delete %s: fsync dir: %w", key, err)
 	}
 	for d := filepath.Dir(p); d != s.objDir && strings.HasPrefix(d, s.objDir); d = filepath.Dir(d) {
 		if os.Remove(d) != nil {
 			break
 		}
+		s.durable.remove(d)
 	}
 	return nil
 }

@@ -16,7 +16,13 @@ var errNoAnon = errors.New("anonymous files are not supported on Windows")
 
 func openAnon(dir string) (*os.File, error) { return nil, errNoAnon }
 
-func linkAnon(f *os.File, to string) error { return errNoAnon }
+func anonPath(f *os.File) string { return "" }
+
+func linkPath(from, to string) error { return os.Link(from, to) }
+
+// syncDir is a no-op: NTFS journals directory entries with the rename
+// itself, and Windows cannot fsync a directory handle.
+func syncDir(dir string) error { return nil }
 
 // lock takes an exclusive lock on the whole of f (LockFileEx), waiting for
 // it; Windows releases it when the holder's handle closes or it dies.
@@ -29,3 +35,7 @@ func lockFile(f *os.File, flags uint32) error {
 	var ol windows.Overlapped
 	return windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK|flags, 0, 1, 0, &ol)
 }
+
+// inode is 0: FileInfo carries no file index on Windows, so a directory
+// is known by its path alone.
+func inode(fi os.FileInfo) uint64 { return 0 }

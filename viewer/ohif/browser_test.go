@@ -225,6 +225,8 @@ const skipTour = `(() => { const b = [...document.querySelectorAll('button')].fi
 func TestOHIFOpensStudy(t *testing.T) {
 	base, study := os.Getenv(envURL), os.Getenv(envStudy)
 	if base == "" || study == "" {
+		// scripts/test runs it after the go test step, through
+		// scripts/ohif-smoke, which serves OHIF and uploads a study.
 		t.Skipf("browser smoke test: set %s (served OHIF viewer) and %s (an uploaded StudyInstanceUID); scripts/ohif-smoke does", envURL, envStudy)
 	}
 	base = strings.TrimRight(base, "/")

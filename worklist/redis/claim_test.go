@@ -130,14 +130,60 @@ func TestClaimNextBatches(t *testing.T) {
 		}
 		reassigned[tasks[i].ID] = to
 	}
-	before := q.claimer("ct", worklist.StageRead).batches.Load()
-	got := claimAll(t, q, actors, 40, "ct", worklist.StageRead)
-	batches := q.claimer("ct", worklist.StageRead).batches.Load() - before
+	cl := q.claimer("ct", worklist.StageRead)
+	before := cl.batches.Load()
+	// Batching happens when calls arrive while claimInflight scripts are
+	// running. Redis is fast enough that 40 workers may never overlap, so
+	// the first scripts are held up: Redis pauses writes (scripts included)
+	// until calls have queued behind them.
+	pauser := goredis.NewClient(&goredis.Options{Addr: testbackend.RedisAddr(t)})
+	defer pauser.Close()
+	unpause := func() {
+		if err := pauser.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
+			t.Errorf("client unpause: %v", err)
+		}
+	}
+	if err := pauser.Do(ctx, "CLIENT", "PAUSE", 60_000, "WRITE").Err(); err != nil {
+		t.Fatalf("client pause: %v", err)
+	}
+	paused := true
+	defer func() {
+		if paused {
+			unpause()
+		}
+	}()
+	const workers = 40
+	gotc := make(chan map[string][]worklist.Task, 1)
+	go func() { gotc <- claimAll(t, q, actors, workers, "ct", worklist.StageRead) }()
+	var got map[string][]worklist.Task
+	queued, inflight := 0, 0
+	// Until calls queue, or every worker has a script of its own waiting
+	// on Redis (nothing can queue any more), or the claims ran regardless.
+	for got == nil && queued < 2 && inflight < workers {
+		select {
+		case got = <-gotc:
+		case <-time.After(time.Millisecond):
+		}
+		cl.mu.Lock()
+		queued, inflight = len(cl.pending), cl.inflight
+		cl.mu.Unlock()
+	}
+	unpause()
+	paused = false
+	if got == nil {
+		got = <-gotc
+	}
+	if queued < 2 {
+		t.Fatalf("no calls queued behind the paused scripts (%d queued, %d scripts in flight)", queued, inflight)
+	}
+	batches := cl.batches.Load() - before
 	if len(got) != n {
 		t.Fatalf("%d tasks claimed, want %d", len(got), n)
 	}
+	// At least two calls queued behind the paused scripts and the first of
+	// them ran them as one batch.
 	if batches >= n {
-		t.Logf("no batching happened (%d scripts for %d claims)", batches, n)
+		t.Fatalf("no batching happened (%d scripts for %d claims)", batches, n)
 	}
 	t.Logf("%d claims in %d scripts", n, batches)
 	for id, cs := range got {
