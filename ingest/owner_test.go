@@ -11,8 +11,34 @@ import (
 	"testing"
 
 	"github.com/huren-health/huren/catalog"
+	catredis "github.com/huren-health/huren/catalog/redis"
 	"github.com/huren-health/huren/ingest"
+	"github.com/huren-health/huren/internal/testbackend"
+	"github.com/huren-health/huren/storage"
+	"github.com/huren-health/huren/storage/fs"
 )
+
+// fsRedis adds filesystem storage with the Redis catalog to every
+// backend pair: ownership must not depend on the catalog backend (a study
+// indexed before owners were recorded is looked up in the catalog).
+var fsRedis = backends{name: "fs+redis", open: func(t *testing.T) (storage.Store, catalog.Catalog) {
+	addr := testbackend.RedisAddr(t)
+	st, err := fs.New(fs.Config{Root: t.TempDir()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catredis.Open(t.Context(), catredis.Config{Addr: addr, Prefix: testbackend.UniqueName("huren-test-owner-")}, nil)
+	if err != nil {
+		t.Fatalf("redis: %v", err)
+	}
+	t.Cleanup(func() { cat.Reset(context.Background()); cat.Close(); st.Close() })
+	return st, cat
+}}
+
+func forEachOwnerBackend(t *testing.T, fn func(*testing.T, backends)) {
+	forEachBackend(t, fn)
+	t.Run(fsRedis.name, func(t *testing.T) { fn(t, fsRedis) })
+}
 
 // UIDs and patient name of ingest/testdata/series (three instances of one
 // series).
@@ -68,7 +94,7 @@ func studySummary(t *testing.T, cat catalog.Catalog, study string) string {
 // their UID is refused whatever its SOP Instance UID and patient, nothing
 // is written for it, the owner's study answers exactly as before, and the
 // refusal names nothing of the owner.
-func TestStudyOwnership(t *testing.T) { forEachBackend(t, testStudyOwnership) }
+func TestStudyOwnership(t *testing.T) { forEachOwnerBackend(t, testStudyOwnership) }
 
 func testStudyOwnership(t *testing.T, b backends) {
 	ctx := context.Background()
@@ -152,7 +178,7 @@ func testStudyOwnership(t *testing.T, b backends) {
 // reusing another site's SOP Instance UID is refused without naming the
 // stored instance's study, series or digest.
 func TestConflictNamesNothingOfAnotherSite(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backends) {
+	forEachOwnerBackend(t, func(t *testing.T, b backends) {
 		f := newFixture(t, b, nil)
 		data := readFile(t, seriesFiles(t)[0])
 		if _, err := f.ingest(t, data, ingest.Source{Site: "town-b"}); err != nil {
@@ -179,7 +205,7 @@ func TestConflictNamesNothingOfAnotherSite(t *testing.T) {
 // TestStudyOwnershipRace: sites racing to create the same study UID cannot
 // both win — every stored instance of the study is one site's, every other
 // upload is refused with ErrForeignUID.
-func TestStudyOwnershipRace(t *testing.T) { forEachBackend(t, testStudyOwnershipRace) }
+func TestStudyOwnershipRace(t *testing.T) { forEachOwnerBackend(t, testStudyOwnershipRace) }
 
 func testStudyOwnershipRace(t *testing.T, b backends) {
 	ctx := context.Background()
@@ -232,7 +258,7 @@ func testStudyOwnershipRace(t *testing.T, b backends) {
 // TestLegacyStudyOwner: a study indexed before owners were recorded (no
 // owner object) belongs to the site of its earliest instance.
 func TestLegacyStudyOwner(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backends) {
+	forEachOwnerBackend(t, func(t *testing.T, b backends) {
 		ctx := context.Background()
 		f := newFixture(t, b, nil)
 		files := seriesFiles(t)
