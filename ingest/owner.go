@@ -34,7 +34,7 @@ import (
 //
 // Studies stored before ownership was recorded have no owner object: their
 // owner is the site of their earliest received instance in the catalog,
-// recorded on first use.
+// written to an owner object on first use.
 
 const ownerPrefix = "owner/"
 
@@ -110,7 +110,16 @@ func (o *owners) lookup(ctx context.Context, level, uid, study string) (site str
 	if level == levelSeries {
 		series = uid
 	}
-	return o.legacy(ctx, study, series)
+	site, ok, err = o.legacy(ctx, study, series)
+	if err != nil || !ok {
+		return "", false, err
+	}
+	// Record what the catalog says, so the next instance of a large
+	// legacy study reads one small object instead of its instance list.
+	if site, err = o.record(ctx, level, uid, study, site); err != nil {
+		return "", false, err
+	}
+	return site, true, nil
 }
 
 // legacy finds the owner of a study (or of a series of it) indexed before

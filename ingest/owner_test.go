@@ -287,5 +287,21 @@ func TestLegacyStudyOwner(t *testing.T) {
 		if site, ok, err := svc.StudyOwner(ctx, res.StudyUID); err != nil || !ok || site != "town-b" {
 			t.Errorf("StudyOwner = %q %v %v", site, ok, err)
 		}
+		// The owner found in the catalog was recorded: it holds even when
+		// the catalog forgets the study.
+		if keys := f.keys(t, "owner/"); len(keys) != 2 {
+			t.Errorf("owner objects after first use of a legacy study: %v, want the study's and the series'", keys)
+		}
+		if err := f.cat.Reset(ctx); err != nil {
+			t.Fatal(err)
+		}
+		svc3, err := ingest.New(ingest.Config{Store: f.store, Catalog: f.cat, BundleDelay: 3600e9})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer svc3.Close()
+		if _, err := svc3.Ingest(ctx, bytes.NewReader(data), int64(len(data)), ingest.Source{Site: "town-a"}); !errors.Is(err, ingest.ErrForeignUID) {
+			t.Errorf("after a catalog reset: %v, want ErrForeignUID", err)
+		}
 	})
 }
