@@ -316,6 +316,10 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, opts
 			}
 			return []string{site}, nil
 		},
+		Who: func(c *gin.Context) string {
+			user, _, _ := svc.AuditWho(c)
+			return user
+		},
 		// A retried ECG task is built from the stored ECG alone.
 		ECG: func(ctx context.Context, id string) (worklist.ECG, error) {
 			site, a, err := ecgh.Stored(ctx, id)

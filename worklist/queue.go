@@ -91,6 +91,18 @@ type NewTask struct {
 	Group    string
 	Priority Priority
 	Due      time.Time
+	// Actor is who the task's event names ("" = System): the engine for
+	// tasks it creates from ingest, the caller for a task requested
+	// through the API.
+	Actor string
+}
+
+// ActorID is nt.Actor, or System's id when it is empty.
+func (nt NewTask) ActorID() string {
+	if nt.Actor == "" {
+		return System.ID
+	}
+	return nt.Actor
 }
 
 // Filter selects tasks for List. Empty fields match everything; State

@@ -67,6 +67,8 @@ type ECG struct {
 	// Priority: Critical for a machine-flagged STEMI etc. — it jumps the
 	// queue.
 	Priority Priority
+	// Actor is who asked for the task, named in its event ("" = System).
+	Actor string
 }
 
 // TrackerConfig configures a Tracker.
@@ -233,7 +235,7 @@ func (t *Tracker) flush(ctx context.Context, uid string) (Task, error) {
 	}
 	doc := Doc{Kind: KindStudy, Ref: uid, Site: s.Site, Modality: s.Modality, BodyPart: s.BodyPart, ExamType: s.ExamType,
 		PatientID: s.PatientID, PatientName: s.PatientName, Series: nSeries, Instances: nInst, RequestedPriority: s.Priority}
-	task, err := t.upsert(ctx, doc)
+	task, err := t.upsert(ctx, doc, "")
 	if err != nil {
 		return Task{}, err
 	}
@@ -251,10 +253,10 @@ func (t *Tracker) flush(ctx context.Context, uid string) (Task, error) {
 	return task, nil
 }
 
-func (t *Tracker) upsert(ctx context.Context, doc Doc) (Task, error) {
+func (t *Tracker) upsert(ctx context.Context, doc Doc, actor string) (Task, error) {
 	now := t.now()
 	d := t.cfg.Router.Route(doc, now)
-	task, created, err := t.cfg.Queue.Upsert(ctx, NewTask{Doc: doc, Group: d.Group, Priority: d.Priority, Due: now.Add(d.SLA)})
+	task, created, err := t.cfg.Queue.Upsert(ctx, NewTask{Doc: doc, Group: d.Group, Priority: d.Priority, Due: now.Add(d.SLA), Actor: actor})
 	if err != nil {
 		return Task{}, err
 	}
@@ -275,7 +277,7 @@ func (t *Tracker) SubmitECG(ctx context.Context, e ECG) (Task, error) {
 		return Task{}, fmt.Errorf("worklist tracker: ECG without id or with bad priority: %w", ErrInvalid)
 	}
 	return t.upsert(ctx, Doc{Kind: KindECG, Ref: e.ID, Site: e.Site, Modality: "ECG", ExamType: e.ExamType,
-		PatientID: e.PatientID, PatientName: e.PatientName, RequestedPriority: e.Priority})
+		PatientID: e.PatientID, PatientName: e.PatientName, RequestedPriority: e.Priority}, e.Actor)
 }
 
 // Pending reports how many studies wait for their quiet period to end.

@@ -69,6 +69,10 @@ type Config struct {
 	// patient and priority is trusted only in development (DevHeaders,
 	// no Authorize).
 	ECG func(ctx context.Context, id string) (worklist.ECG, error)
+	// Who names the caller in the events of a task it asked for through
+	// POST /ecg (upload devices have no worklist identity); nil or "" falls
+	// back to Identity, then to the engine ("system").
+	Who func(*gin.Context) string
 	// DevHeaders trusts X-Huren-User, X-Huren-Groups (comma-separated) and
 	// X-Huren-Roles ("senior", "admin") when Identity is nil. Never in
 	// production.
@@ -491,17 +495,32 @@ func (h *Handler) submitECG(c *gin.Context) (any, error) {
 	if err := h.authorizeSite(c, ActionSubmitECG, e.Site, what); err != nil {
 		return nil, err
 	}
-	e.ID = b.ID
+	e.ID, e.Actor = b.ID, h.who(c)
 	t, err := h.cfg.Tracker.SubmitECG(ctx, e)
 	if err != nil {
 		return nil, err
 	}
-	// The task's own history records the engine as its author (tasks are
-	// the hub's); the audit trail records who asked, for which ECG.
+	// The task's history names the caller; the audit trail records the
+	// request against the ECG.
 	audit.SetResource(c, "ecg:"+b.ID)
 	audit.SetDetail(c, "reading task "+t.ID+" submitted for the stored ECG")
-	h.log.Info("ECG task submitted through the API", "ecg", b.ID, "task", t.ID, "site", e.Site)
+	h.log.Info("ECG task submitted through the API", "ecg", b.ID, "task", t.ID, "site", e.Site, "by", e.Actor)
 	return t.Redacted(), nil
+}
+
+// who names the caller for a task's events ("" = the engine).
+func (h *Handler) who(c *gin.Context) string {
+	if h.cfg.Who != nil {
+		if w := h.cfg.Who(c); w != "" {
+			return w
+		}
+	}
+	if h.cfg.Identity != nil {
+		if a, err := h.cfg.Identity(c); err == nil {
+			return a.ID
+		}
+	}
+	return ""
 }
 
 // submitDevECG is POST /ecg in development mode (no Authorize, no ECG

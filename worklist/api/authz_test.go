@@ -61,7 +61,8 @@ func TestSiteKeyedSubmissions(t *testing.T) {
 				return worklist.ECG{ID: id, Site: "v1", PatientID: "P1", PatientName: "Li^Lei", ExamType: "12-lead ECG", Priority: worklist.Routine}, nil
 			}
 			return worklist.ECG{}, fmt.Errorf("ecg %s: %w", id, worklist.ErrNotFound)
-		}})
+		},
+		Who: func(c *gin.Context) string { return "device@" + c.GetHeader(uploaderHeader) }})
 	e := gin.New()
 	e.Use(httpapi.RequestIDs())
 	h.Register(e.Group("/api/worklist"))
@@ -105,6 +106,12 @@ func TestSiteKeyedSubmissions(t *testing.T) {
 			t.Errorf("%s: task %v", tc.name, m)
 		} else if code == 200 && tc.path == "/ecg" && (m["patient_id"] != "P1" || m["priority"] != "routine") {
 			t.Errorf("%s: task %v does not describe the stored ECG", tc.name, m)
+		} else if code == 200 && tc.path == "/ecg" {
+			// The task's event names the caller, not the engine.
+			task, err := q.Get(context.Background(), m["id"].(string))
+			if err != nil || len(task.History) == 0 || task.History[len(task.History)-1].Actor != "device@v1" {
+				t.Errorf("%s: task history %+v (%v) does not name the caller", tc.name, task.History, err)
+			}
 		}
 	}
 	if !strings.Contains(strings.Join(authorized, " "), "study.complete@v1") ||
