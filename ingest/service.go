@@ -196,7 +196,8 @@ func (s *Service) Flush(ctx context.Context) error { return s.bundles.flush(ctx)
 //
 // Re-sending identical bytes is a success and writes nothing (Duplicate).
 // The same SOP Instance UID with other bytes, or in another study/series,
-// fails with ErrConflict and the stored original is kept.
+// fails with ErrConflict and the stored original is kept. An instance
+// whose study or series another site created fails with ErrForeignUID.
 func (s *Service) Ingest(ctx context.Context, r io.Reader, size int64, src Source) (res Result, err error) {
 	start := time.Now()
 	defer func() {
