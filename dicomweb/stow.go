@@ -69,9 +69,11 @@ func (h *Handler) stow(c *gin.Context) (any, error) {
 		site = s
 	}
 	if study != "" && h.cfg.UploadSite != nil {
-		// Adding instances to an existing study is allowed only to a site
-		// that already contributed to it; another site's study answers
-		// exactly like a missing one, so UIDs cannot be probed.
+		// Adding instances to an existing study is allowed only to the
+		// site that created it; another site's study answers exactly like
+		// a missing one, so UIDs cannot be probed this way. Plain POST
+		// /studies is guarded by ingest itself, which refuses every
+		// instance naming another site's study or series.
 		if err := h.checkStudyOwner(c, study, site); err != nil {
 			return nil, err
 		}
@@ -332,20 +334,16 @@ func clip(s string, n int) string {
 	return string(r[:n])
 }
 
-// checkStudyOwner fails with catalog.ErrNotFound when study exists but no
-// instance of it was uploaded for site.
+// checkStudyOwner fails with catalog.ErrNotFound when study belongs to
+// another site than site (ingest records the site that created each
+// study); a study nobody owns yet may be created by the request.
 func (h *Handler) checkStudyOwner(c *gin.Context, study, site string) error {
-	recs, err := catalog.InstanceKeys(c.Request.Context(), h.cfg.Catalog, study, "")
-	if errors.Is(err, catalog.ErrNotFound) || (err == nil && len(recs) == 0) {
-		return nil
-	}
+	owner, ok, err := h.cfg.Ingest.StudyOwner(c.Request.Context(), study)
 	if err != nil {
 		return fmt.Errorf("stow: look up study %s: %w", study, err)
 	}
-	for _, r := range recs {
-		if r.Site == site {
-			return nil
-		}
+	if ok && owner != site {
+		return fmt.Errorf("%w: study %s", catalog.ErrNotFound, study)
 	}
-	return fmt.Errorf("%w: study %s", catalog.ErrNotFound, study)
+	return nil
 }

@@ -6,25 +6,11 @@ import (
 	"io"
 	"net/http"
 	"testing"
-	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	catredis "github.com/huren-health/huren/catalog/redis"
 )
-
-// waitFor polls cond until it holds (bounded, for a background rebuild).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	for !cond() {
-		if ctx.Err() != nil {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 func readyStatus(t *testing.T, base string) (int, string) {
 	t.Helper()

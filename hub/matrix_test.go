@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +21,26 @@ import (
 type seeded struct {
 	study, series, instance, ecg, task string
 	token                              string // the site's upload token
+	file                               string // the DICOM file of the study
+}
+
+// newInstance is another instance of the seeded study: its file with a new
+// SOP Instance UID (same length, so the file stays valid). Posted by the
+// own site's principals it is a write into the own or — the cross-site
+// write — the other site's study.
+func newInstance(t *testing.T, d seeded) []byte {
+	t.Helper()
+	data, err := os.ReadFile(d.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sop := d.instance
+	last := (sop[len(sop)-1]-'0'+5)%10 + '0'
+	out := bytes.ReplaceAll(data, []byte(sop), []byte(sop[:len(sop)-1]+string(rune(last))))
+	if bytes.Equal(out, data) {
+		t.Fatalf("%s does not hold its SOP Instance UID %s", d.file, sop)
+	}
+	return out
 }
 
 // matrixRules routes each township (and its village) to its own reading
@@ -56,10 +75,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 	own := seed(t, srv, authtest.OwnSite, testFile)
 	other := seed(t, srv, authtest.OtherSite, "../ingest/testdata/charset/chrX1.dcm")
 	// claim-next hands out a task per allowed caller (reader, senior
-	// reader), so the own group's queue holds more than one.
-	for i := range 3 {
-		worklistECG(t, srv, own.token, fmt.Sprintf("queue-a-%d", i), authtest.OwnSite)
+	// reader), so the own group's queue holds more than one: each
+	// uploaded ECG becomes a task.
+	for range 3 {
+		uploadECG(t, srv, own.token)
 	}
+	ownWrite, otherWrite := newInstance(t, own), newInstance(t, other)
+	otherBefore := studyAs(t, srv, other)
 	// Params is called first for every matrix request; the worklist
 	// routes keyed by query (?group=) read which side it was for.
 	lastOwn := true
@@ -78,10 +100,6 @@ func TestAuthorizationMatrix(t *testing.T) {
 		return p
 	}
 	body := func(method, route string, isOwn bool) (string, []byte) {
-		site := authtest.OtherSite
-		if isOwn {
-			site = authtest.OwnSite
-		}
 		switch method + " " + route {
 		case "POST /api/worklist/tasks/:task/renew", "POST /api/worklist/tasks/:task/release",
 			"POST /api/worklist/tasks/:task/complete":
@@ -90,13 +108,43 @@ func TestAuthorizationMatrix(t *testing.T) {
 		case "POST /api/worklist/tasks/:task/reassign", "POST /api/worklist/tasks/:task/cancel":
 			return "application/json", []byte(`{"bogus": 1}`) // 400 once authorized
 		case "POST /api/worklist/ecg":
-			return "application/json", []byte(`{"id": "matrix-ecg-` + site + `", "site": "` + site + `"}`)
+			// Only the id: the task's site and patient come from the
+			// stored ECG (issue 14, finding 3).
+			d := other
+			if isOwn {
+				d = own
+			}
+			return "application/json", []byte(`{"id": "` + d.ecg + `"}`)
+		case "POST /dicom-web/studies", "POST /dicom-web/studies/:study":
+			// Cross-site writes by Study Instance UID (issue 14, finding
+			// 1): a new instance of the own study, or of the other site's
+			// study — which must be refused on both STOW forms.
+			if isOwn {
+				return "application/dicom", ownWrite
+			}
+			return "application/dicom", otherWrite
 		}
 		return world.Body(method, route, isOwn)
 	}
 	engine := srv.Handler()
 	authtest.Matrix(t, authtest.Env{
 		Engine: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == "POST" && strings.HasPrefix(r.URL.Path, "/dicom-web/studies") {
+				// STOW-RS answers per instance: 409 means no instance
+				// was stored (PS3.18 10.5.3.3) — for a write into the
+				// other site's study, the refusal. The matrix reads it
+				// as denied; an own write answering 409 then shows as an
+				// unexpected deny.
+				rec := httptest.NewRecorder()
+				engine.ServeHTTP(rec, r)
+				code := rec.Code
+				if code == http.StatusConflict {
+					code = http.StatusForbidden
+				}
+				w.WriteHeader(code)
+				w.Write(rec.Body.Bytes())
+				return
+			}
 			switch r.URL.Path {
 			case "/api/worklist/tasks", "/api/worklist/events":
 				g := authtest.OtherGrp
@@ -118,6 +166,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		Params:    params,
 		Body:      body,
 	}, rows)
+
+	// None of the cross-site writes changed the other site's study.
+	if after := studyAs(t, srv, other); after != otherBefore {
+		t.Errorf("the other site's study changed during the matrix:\n%s\nwas\n%s", after, otherBefore)
+	}
 
 	// The searches the table marks "all" must return nothing of the other
 	// site's study — the same empty list as for a UID that does not exist.
@@ -179,10 +232,36 @@ func worklistPost(t *testing.T, srv *Server, bearer, path, body string) map[stri
 	return v
 }
 
-// worklistECG queues an ECG reading task for site through the API.
-func worklistECG(t *testing.T, srv *Server, bearer, id, site string) {
+// uploadECG uploads an ECG as a site's upload token; the hub makes it a
+// reading task of that site.
+func uploadECG(t *testing.T, srv *Server, bearer string) {
 	t.Helper()
-	worklistPost(t, srv, bearer, "/ecg", `{"id": "`+id+`", "site": "`+site+`"}`)
+	data, err := os.ReadFile("../ecg/aecg/testdata/Example_aECG.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("POST", "/api/ecg", bytes.NewReader(data))
+	req.Header.Set("Content-Type", "application/xml")
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("POST /api/ecg: %d %s", rec.Code, rec.Body.String())
+	}
+}
+
+// studyAs is the study-level QIDO answer for a seeded study as its own
+// site's token sees it (everything but the retrieve URL's host).
+func studyAs(t *testing.T, srv *Server, d seeded) string {
+	t.Helper()
+	req := httptest.NewRequest("GET", "/dicom-web/studies?includefield=all&StudyInstanceUID="+d.study, nil)
+	req.Header.Set("Authorization", "Bearer "+d.token)
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), d.study) {
+		t.Fatalf("QIDO of the seeded study %s: %d %s", d.study, rec.Code, rec.Body.String())
+	}
+	return rec.Body.String()
 }
 
 // seed uploads a DICOM file and an ECG as an upload token of site, and
@@ -190,7 +269,7 @@ func worklistECG(t *testing.T, srv *Server, bearer, id, site string) {
 func seed(t *testing.T, srv *Server, site, dicomFile string) seeded {
 	t.Helper()
 	_, secret, err := srv.Auth().CreateToken(context.Background(), auth.NewToken{Name: "seed-" + site, Site: site,
-		Capabilities: []auth.Capability{auth.CapUpload}})
+		Capabilities: []auth.Capability{auth.CapUpload, auth.CapRead}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,5 +313,6 @@ func seed(t *testing.T, srv *Server, site, dicomFile string) seeded {
 		t.Fatalf("seed study task: %v", task)
 	}
 	d.token = secret
+	d.file = dicomFile
 	return d
 }

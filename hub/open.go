@@ -308,12 +308,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, opts
 	// Every analysed ECG becomes a reading task; one with a critical flag
 	// (suspected STEMI, extreme rate, long pause…) jumps its queue.
 	ecgh.OnAnalyzedAt = func(ctx context.Context, a *analysis.Analysis, id, site string) error {
-		prio := worklist.Routine
-		if a.Critical {
-			prio = worklist.Critical
-		}
-		_, err := tracker.SubmitECG(ctx, worklist.ECG{ID: id, Site: site, PatientID: a.Patient.ID,
-			PatientName: a.Patient.Name, ExamType: "12-lead ECG", Priority: prio})
+		_, err := tracker.SubmitECG(ctx, ecgTask(a, id, site))
 		return err
 	}
 	api := s.engine.Group("/api", svc.Authenticate())
@@ -328,21 +323,42 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, opts
 			}
 			return svc.Check(c, auth.StudyUpload, r)
 		},
+		// A study belongs to the site that created it (ingest records it),
+		// so only that site may signal it complete.
 		StudySites: func(ctx context.Context, study string) ([]string, error) {
-			recs, err := catalog.InstanceKeys(ctx, b.Catalog, study, "")
+			site, ok, err := ing.StudyOwner(ctx, study)
 			if err != nil {
 				return nil, err
 			}
-			var sites []string
-			seen := map[string]bool{}
-			for _, r := range recs {
-				if !seen[r.Site] {
-					seen[r.Site] = true
-					sites = append(sites, r.Site)
-				}
+			if !ok {
+				return nil, fmt.Errorf("study %s: %w", study, catalog.ErrNotFound)
 			}
-			return sites, nil
+			return []string{site}, nil
+		},
+		Who: func(c *gin.Context) string {
+			user, _, _ := svc.AuditWho(c)
+			return user
+		},
+		// A retried ECG task is built from the stored ECG alone.
+		ECG: func(ctx context.Context, id string) (worklist.ECG, error) {
+			site, a, err := ecgh.Stored(ctx, id)
+			if err != nil {
+				return worklist.ECG{}, err
+			}
+			return ecgTask(a, id, site), nil
 		}}).
 		Register(api.Group("/worklist"))
 	return s, nil
+}
+
+// ecgTask describes the reading task of a stored ECG: every analysed ECG
+// becomes one, and one with a critical flag (suspected STEMI, extreme
+// rate, long pause…) jumps its queue.
+func ecgTask(a *analysis.Analysis, id, site string) worklist.ECG {
+	prio := worklist.Routine
+	if a.Critical {
+		prio = worklist.Critical
+	}
+	return worklist.ECG{ID: id, Site: site, PatientID: a.Patient.ID, PatientName: a.Patient.Name,
+		ExamType: "12-lead ECG", Priority: prio}
 }

@@ -13,6 +13,14 @@
 //	                                   sha256, site, received-at, transfer syntax,
 //	                                   bulk and frame byte ranges in the original
 //	meta/{study}/{series}/series.json  series metadata bundle (derived, versioned)
+//	owner/study/{study}                the site that created the study (PutIfAbsent)
+//	owner/series/{series}              the site that created the series (PutIfAbsent)
+//
+// Ownership (owner.go): a study and a series belong to the site that sent
+// their first instance. An instance of another site carrying their UID is
+// ErrForeignUID and nothing is written; the decision is atomic across
+// replicas and independent of the catalog backend (PutIfAbsent of the owner
+// object), and survives a catalog reset or reindex.
 //
 // Durability and crash safety: see Service.Ingest for the write order; an
 // instance is acknowledged only after the original, its metadata and its
@@ -21,7 +29,9 @@
 //
 // Idempotency: the same bytes again are a success that writes nothing; the
 // same SOP Instance UID with other bytes (or in another study/series) is
-// ErrConflict and the original is kept. Two replicas racing on the same UID
+// ErrConflict and the original is kept; when the stored instance is another
+// site's, the error names nothing of it (not its study, series or digest).
+// Two replicas racing on the same UID
 // with different bytes are decided by PutIfAbsent (one wins, the other gets
 // ErrConflict) when they share study and series; a race across different
 // studies is decided by the catalog check only, which is not atomic with

@@ -23,6 +23,10 @@ var (
 	// ErrConflict: an instance with this SOP Instance UID is already stored
 	// with different bytes (or in another study/series). The original is kept.
 	ErrConflict = errkind.New(errkind.Conflict, "ingest: different instance with the same SOP Instance UID already stored")
+	// ErrForeignUID: the instance's Study or Series Instance UID belongs to
+	// a study or series another site created (see owner.go). Nothing was
+	// written. The message names only the UID the sender sent.
+	ErrForeignUID = errkind.New(errkind.Conflict, "ingest: UID not available to the sending site")
 	// ErrTooLarge: the instance exceeds Config.MaxInstanceBytes.
 	ErrTooLarge = errkind.New(errkind.TooLarge, "ingest: instance too large")
 	// ErrEmpty: zero bytes were sent for an instance.
@@ -63,7 +67,7 @@ func Reason(err error) uint16 {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, ErrConflict):
+	case errors.Is(err, ErrConflict), errors.Is(err, ErrForeignUID):
 		return ReasonProcessingFailure
 	case errors.Is(err, ErrTooLarge), errors.Is(err, dicomfile.ErrTooLarge),
 		errors.Is(err, storage.ErrUnavailable), errors.Is(err, catalog.ErrUnavailable),
@@ -89,6 +93,8 @@ func reasonLabel(err error) string {
 	switch {
 	case errors.Is(err, ErrConflict):
 		return "conflict"
+	case errors.Is(err, ErrForeignUID):
+		return "foreign_uid"
 	case errors.Is(err, ErrTooLarge), errors.Is(err, dicomfile.ErrTooLarge):
 		return "too_large"
 	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, catalog.ErrUnavailable), errors.Is(err, ErrClosed):

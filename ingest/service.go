@@ -101,6 +101,8 @@ type Service struct {
 	bundles *scheduler
 	// bundleCache holds served bundle bodies by series and etag (nil: off).
 	bundleCache *cache.Cache
+	// owners records and checks which site owns each study and series.
+	owners *owners
 	// sweepOnce runs sweepSpool once, on the first spill to disk.
 	sweepOnce sync.Once
 }
@@ -138,7 +140,8 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, store: cfg.Store, cat: cfg.Catalog, log: cfg.Logger.With("component", "ingest"), metrics: m}
+	s := &Service{cfg: cfg, store: cfg.Store, cat: cfg.Catalog, log: cfg.Logger.With("component", "ingest"), metrics: m,
+		owners: newOwners(cfg.Store, cfg.Catalog, cfg.Now)}
 	if cfg.BundleCacheBytes == 0 {
 		cfg.BundleCacheBytes = 64 << 20
 	}
@@ -171,7 +174,11 @@ func (s *Service) Flush(ctx context.Context) error { return s.bundles.flush(ctx)
 //     file) while SHA-256 is computed; nothing is written to storage
 //     until the whole instance has arrived and parsed — a disconnect
 //     leaves nothing;
-//  2. dicom/{study}/{series}/{sop}.dcm is written durably with
+//  2. the study and series must belong to src.Site (owner.go): the first
+//     instance of a study or series records its site as the owner, an
+//     instance naming another site's study or series fails with
+//     ErrForeignUID and nothing is written;
+//     then dicom/{study}/{series}/{sop}.dcm is written durably with
 //     PutIfAbsent (atomic: absent or complete), carrying its provenance
 //     (site, transport, peer, time received) as object metadata. From
 //     here on the instance can never be lost: everything else is derived
@@ -189,7 +196,8 @@ func (s *Service) Flush(ctx context.Context) error { return s.bundles.flush(ctx)
 //
 // Re-sending identical bytes is a success and writes nothing (Duplicate).
 // The same SOP Instance UID with other bytes, or in another study/series,
-// fails with ErrConflict and the stored original is kept.
+// fails with ErrConflict and the stored original is kept. An instance
+// whose study or series another site created fails with ErrForeignUID.
 func (s *Service) Ingest(ctx context.Context, r io.Reader, size int64, src Source) (res Result, err error) {
 	start := time.Now()
 	defer func() {
@@ -239,6 +247,12 @@ func (s *Service) Ingest(ctx context.Context, r io.Reader, size int64, src Sourc
 	// goes away now, so that what was received is not wasted.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.WriteTimeout)
 	defer cancel()
+	// A study and a series belong to the site that created them: an
+	// instance naming another site's is refused before anything is
+	// written, so nothing of that study changes.
+	if err := s.owners.claimInstance(wctx, f.StudyInstanceUID, f.SeriesInstanceUID, src.Site); err != nil {
+		return res, err
+	}
 	rec, dup, err := s.write(wctx, f, sp, src)
 	if err != nil {
 		return res, err
@@ -320,6 +334,14 @@ func (s *Service) write(ctx context.Context, f *dicomfile.File, sp *spooled, src
 	existing, err := s.cat.Instance(ctx, sop)
 	switch {
 	case err == nil:
+		if existing.Site != src.Site {
+			// Another site's instance: say that the UID is taken and
+			// nothing else — not its study, series or digest.
+			if existing.StudyUID != study || existing.SeriesUID != series || existing.SHA256 != sp.sha {
+				s.log.Info("SOP Instance UID of another site's instance refused", "sop", sop, "owner", existing.Site, "site", src.Site)
+				return catalog.Record{}, false, conflictForeign(sop, sp.sha)
+			}
+		}
 		if existing.StudyUID != study || existing.SeriesUID != series {
 			return catalog.Record{}, false, fmt.Errorf("%w: %s is already stored in study %s series %s", ErrConflict, sop, existing.StudyUID, existing.SeriesUID)
 		}
@@ -362,7 +384,10 @@ func (s *Service) write(ctx context.Context, f *dicomfile.File, sp *spooled, src
 			if _, derr := deriveMeta(ctx, s.store, study, series, sop, info.SHA256); derr != nil {
 				s.log.Warn("could not restore the metadata of a conflicting instance; it is rebuilt on first read", "sop", sop, "err", derr)
 			}
-			return catalog.Record{}, false, fmt.Errorf("%w: %s is already stored with sha256 %s, this one has %s", ErrConflict, sop, info.SHA256, sp.sha)
+			if first, _, ok := sourceOf(info.Metadata); ok && first.Site == src.Site {
+				return catalog.Record{}, false, fmt.Errorf("%w: %s is already stored with sha256 %s, this one has %s", ErrConflict, sop, info.SHA256, sp.sha)
+			}
+			return catalog.Record{}, false, conflictForeign(sop, sp.sha)
 		}
 		// A re-send of an instance whose earlier ingest stopped before the
 		// catalog step: the first upload's provenance stands.
@@ -387,6 +412,14 @@ func (s *Service) write(ctx context.Context, f *dicomfile.File, sp *spooled, src
 		return catalog.Record{}, false, fmt.Errorf("catalog put %s: %w", sop, err)
 	}
 	return rec, false, nil
+}
+
+// conflictForeign is the conflict answer when the stored instance may be
+// another site's: it names only what the sender sent (the SOP Instance UID
+// and the digest of its own bytes), never the stored instance's study,
+// series or digest.
+func conflictForeign(sop, sha string) error {
+	return fmt.Errorf("%w: SOP Instance UID %s is already in use by another instance (this one has sha256 %s); give the instance a new SOP Instance UID", ErrConflict, sop, sha)
 }
 
 // Provenance keys in an original's object metadata.

@@ -96,6 +96,18 @@ type NewTask struct {
 	// recovery uses it so that replicas recovering the same study at once
 	// create one task and never flag or update a task another replica made.
 	IfAbsent bool
+	// Actor is who the task's event names ("" = System): the engine for
+	// tasks it creates from ingest, the caller for a task requested
+	// through the API.
+	Actor string
+}
+
+// ActorID is nt.Actor, or System's id when it is empty.
+func (nt NewTask) ActorID() string {
+	if nt.Actor == "" {
+		return System.ID
+	}
+	return nt.Actor
 }
 
 // Filter selects tasks for List. Empty fields match everything; State

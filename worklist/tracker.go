@@ -67,6 +67,8 @@ type ECG struct {
 	// Priority: Critical for a machine-flagged STEMI etc. — it jumps the
 	// queue.
 	Priority Priority
+	// Actor is who asked for the task, named in its event ("" = System).
+	Actor string
 }
 
 // TrackerConfig configures a Tracker.
@@ -241,7 +243,7 @@ func (t *Tracker) flush(ctx context.Context, uid string) (Task, error) {
 	}
 	doc := Doc{Kind: KindStudy, Ref: uid, Site: s.Site, Modality: s.Modality, BodyPart: s.BodyPart, ExamType: s.ExamType,
 		PatientID: s.PatientID, PatientName: s.PatientName, Series: nSeries, Instances: nInst, RequestedPriority: s.Priority}
-	task, err := t.upsert(ctx, doc, ifAbsent)
+	task, err := t.upsert(ctx, doc, "", ifAbsent)
 	if err != nil {
 		return Task{}, err
 	}
@@ -259,10 +261,10 @@ func (t *Tracker) flush(ctx context.Context, uid string) (Task, error) {
 	return task, nil
 }
 
-func (t *Tracker) upsert(ctx context.Context, doc Doc, ifAbsent bool) (Task, error) {
+func (t *Tracker) upsert(ctx context.Context, doc Doc, actor string, ifAbsent bool) (Task, error) {
 	now := t.now()
 	d := t.cfg.Router.Route(doc, now)
-	task, created, err := t.cfg.Queue.Upsert(ctx, NewTask{Doc: doc, Group: d.Group, Priority: d.Priority, Due: now.Add(d.SLA), IfAbsent: ifAbsent})
+	task, created, err := t.cfg.Queue.Upsert(ctx, NewTask{Doc: doc, Group: d.Group, Priority: d.Priority, Due: now.Add(d.SLA), Actor: actor, IfAbsent: ifAbsent})
 	if err != nil {
 		return Task{}, err
 	}
@@ -283,7 +285,7 @@ func (t *Tracker) SubmitECG(ctx context.Context, e ECG) (Task, error) {
 		return Task{}, fmt.Errorf("worklist tracker: ECG without id or with bad priority: %w", ErrInvalid)
 	}
 	return t.upsert(ctx, Doc{Kind: KindECG, Ref: e.ID, Site: e.Site, Modality: "ECG", ExamType: e.ExamType,
-		PatientID: e.PatientID, PatientName: e.PatientName, RequestedPriority: e.Priority}, false)
+		PatientID: e.PatientID, PatientName: e.PatientName, RequestedPriority: e.Priority}, e.Actor, false)
 }
 
 // Pending reports how many studies wait for their quiet period to end.

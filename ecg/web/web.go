@@ -2,7 +2,10 @@
 //
 //	POST /ecg            one ECG file (DICOM waveform, HL7 aECG, SCP-ECG) as the raw
 //	                     body or a multipart part, or a WFDB record as multipart parts
-//	                     NAME.hea + NAME.dat (+ NAME.atr); returns the analysis JSON
+//	                     NAME.hea + NAME.dat (+ NAME.atr); returns the analysis JSON.
+//	                     The file's Content-Type must be application/dicom, application/xml,
+//	                     text/xml, application/hl7-v3+xml or application/octet-stream
+//	                     (the content decides); any other is 415 naming these
 //	GET  /ecg/:id        the stored analysis JSON
 //	GET  /ecg/:id/svg    the 12-lead tracing (?speed=25|50&gain=5|10|20)
 //	GET  /ecg/:id/png    the same as PNG
@@ -65,7 +68,16 @@ var (
 	ErrNotFound  = errkind.New(errkind.NotFound, "ecg: no such ECG")
 	ErrTooLarge  = errkind.New(errkind.TooLarge, "ecg: upload too large")
 	ErrBadUpload = errkind.New(errkind.Invalid, "ecg: bad upload")
+	// ErrMediaType: the upload's declared Content-Type is none of the
+	// accepted ones (415); the message lists them.
+	ErrMediaType = errkind.New(errkind.Unsupported, "ecg: unsupported Content-Type")
 )
+
+// acceptedTypes lists the Content-Types POST /ecg accepts, for the 415
+// message.
+const acceptedTypes = "application/dicom (DICOM waveform), application/xml, text/xml or application/hl7-v3+xml (HL7 aECG), " +
+	"application/octet-stream (SCP-ECG, or any of these recognised from its content), " +
+	"or multipart/form-data with one such file or a WFDB record's NAME.hea and NAME.dat parts"
 
 // Config tunes the handler. The zero value is usable.
 type Config struct {
@@ -327,6 +339,16 @@ func (h *Handler) ingest(ctx context.Context, site string, files []upload) (*ana
 	return a, nil
 }
 
+// mediaType is the lower-case type/subtype of a Content-Type value,
+// without parameters ("application/xml; charset=utf-8" → application/xml).
+func mediaType(ct string) string {
+	if mt, _, err := mime.ParseMediaType(ct); err == nil {
+		return mt
+	}
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.ToLower(strings.TrimSpace(mt))
+}
+
 // decode recognises the upload and reads it. For WFDB it needs the .hea and
 // .dat parts (named by extension); .atr is optional.
 func decode(files []upload) (*ecg.Record, ecg.Format, []sourceFile, error) {
@@ -370,8 +392,12 @@ func decode(files []upload) (*ecg.Record, ecg.Format, []sourceFile, error) {
 	}
 	f := files[0]
 	format := read.Sniff(f.data)
-	// The declared type must not contradict the content.
-	switch f.contentType {
+	// The declared type must be one of the documented ones and must not
+	// contradict the content; only application/octet-stream (the generic
+	// "some bytes", what form uploads send for an unknown file type, and
+	// the type of SCP-ECG) leaves the format to the content.
+	switch mediaType(f.contentType) {
+	case "application/octet-stream":
 	case "application/dicom":
 		if format != ecg.FormatDICOM {
 			return nil, format, nil, fmt.Errorf("%w: Content-Type application/dicom but the body is not DICOM", ecg.ErrUnknownFormat)
@@ -380,6 +406,14 @@ func decode(files []upload) (*ecg.Record, ecg.Format, []sourceFile, error) {
 		if format != ecg.FormatAECG {
 			return nil, format, nil, fmt.Errorf("%w: Content-Type %s but the body is not an HL7 aECG", ecg.ErrUnknownFormat, f.contentType)
 		}
+	default:
+		declared := mediaType(f.contentType)
+		if declared == "" {
+			declared = "none"
+		} else if len(declared) > 80 {
+			declared = declared[:80] + "…"
+		}
+		return nil, format, nil, fmt.Errorf("%w: Content-Type %s; send %s", ErrMediaType, declared, acceptedTypes)
 	}
 	rec, format, err := read.Reader(bytes.NewReader(f.data))
 	if err != nil {
@@ -468,6 +502,22 @@ func (h *Handler) stored(ctx context.Context, id string) (*analysis.Analysis, []
 		return nil, nil, fmt.Errorf("ecg %s: stored analysis: %w", id, err)
 	}
 	return &a, b, nil
+}
+
+// Stored returns the site an ECG was recorded for and its stored analysis,
+// for building its reading task from what was stored rather than from what
+// a request claims. A malformed or unknown id is ErrNotFound.
+func (h *Handler) Stored(ctx context.Context, id string) (site string, a *analysis.Analysis, err error) {
+	if _, perr := uuid.Parse(id); perr != nil || len(id) != 36 {
+		return "", nil, notFound(id)
+	}
+	if a, _, err = h.stored(ctx, id); err != nil {
+		return "", nil, err
+	}
+	if site, err = h.site(ctx, id); err != nil {
+		return "", nil, err
+	}
+	return site, a, nil
 }
 
 func (h *Handler) get(c *gin.Context) (any, error) {

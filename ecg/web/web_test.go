@@ -8,6 +8,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"os"
 	"strings"
 	"sync"
@@ -385,5 +386,70 @@ func TestUploadSiteRefused(t *testing.T) {
 	}
 	if n != 0 || hooked {
 		t.Errorf("refused upload left %d objects, hook ran %v", n, hooked)
+	}
+}
+
+// TestUploadContentTypes (issue 14, finding 11): a body is accepted only
+// under a documented Content-Type; anything else (text/plain, curl's
+// default form type, none) is 415 with a message naming the accepted
+// types, and nothing is stored — however recognisable the content.
+func TestUploadContentTypes(t *testing.T) {
+	srv, _, st := newServer(t)
+	aecg, err := os.ReadFile("../aecg/testdata/Example_aECG.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := func(ct string) (string, io.Reader) {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		hdr := textproto.MIMEHeader{}
+		hdr.Set("Content-Disposition", `form-data; name="file"; filename="ecg.xml"`)
+		if ct != "" {
+			hdr.Set("Content-Type", ct)
+		}
+		w, _ := mw.CreatePart(hdr)
+		w.Write(aecg)
+		mw.Close()
+		return mw.FormDataContentType(), &buf
+	}
+	for _, tc := range []struct {
+		name, ct string
+		multi    bool
+		want     int
+	}{
+		{"text/plain", "text/plain", false, 415},
+		{"curl's default", "application/x-www-form-urlencoded", false, 415},
+		{"no Content-Type", "", false, 415},
+		{"text/plain part", "text/plain", true, 415},
+		{"part without Content-Type", "", true, 415},
+		{"application/xml with charset", "application/xml; charset=utf-8", false, 200},
+		{"text/xml part", "text/xml", true, 200},
+		{"octet-stream, recognised from the content", "application/octet-stream", false, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var n0 int
+			st.List(context.Background(), "ecg/", func(storage.Info) error { n0++; return nil })
+			ct, body := tc.ct, io.Reader(bytes.NewReader(aecg))
+			if tc.multi {
+				ct, body = part(tc.ct)
+			}
+			code, resp := post(t, srv.URL+"/api/ecg", ct, body)
+			if code != tc.want {
+				t.Fatalf("status %d, want %d: %s", code, tc.want, resp)
+			}
+			if code != 415 {
+				return
+			}
+			for _, want := range []string{"application/dicom", "application/xml", "application/octet-stream", "multipart/form-data"} {
+				if !strings.Contains(string(resp), want) {
+					t.Errorf("415 answer does not name %s: %s", want, resp)
+				}
+			}
+			var n int
+			st.List(context.Background(), "ecg/", func(storage.Info) error { n++; return nil })
+			if n != n0 {
+				t.Errorf("%d objects stored by a refused upload", n-n0)
+			}
+		})
 	}
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/huren-health/huren/audit"
 	"github.com/huren-health/huren/errkind"
 	"github.com/huren-health/huren/httpapi"
 	"github.com/huren-health/huren/worklist"
@@ -49,7 +50,7 @@ type Config struct {
 	// Authorize, when set, authorizes the two site-keyed submissions by
 	// site instead of by reading group: POST /studies/:study/complete
 	// (action ActionStudyComplete, once per site that sent the study) and
-	// POST /ecg (ActionSubmitECG, the body's site). site "" asks whether the
+	// POST /ecg (ActionSubmitECG, the stored ECG's site). site "" asks whether the
 	// caller may do the action for any site at all (checked before the body
 	// is read). With Authorize set these routes do not consult Identity, so
 	// a site's upload devices (tokens) can signal their own studies. A
@@ -60,6 +61,18 @@ type Config struct {
 	// (ErrNotFound-kind error if none); required with Authorize for
 	// study completion.
 	StudySites func(ctx context.Context, study string) ([]string, error)
+	// ECG looks up a stored ECG for POST /ecg: the task is built from what
+	// was stored with it (its site, patient and the priority its analysis
+	// calls for), never from the request, which names only the id. An
+	// unknown id is an ErrNotFound-kind error. With Authorize set and no
+	// ECG lookup, POST /ecg answers 404: a body naming its own site,
+	// patient and priority is trusted only in development (DevHeaders,
+	// no Authorize).
+	ECG func(ctx context.Context, id string) (worklist.ECG, error)
+	// Who names the caller in the events of a task it asked for through
+	// POST /ecg (upload devices have no worklist identity); nil or "" falls
+	// back to Identity, then to the engine ("system").
+	Who func(*gin.Context) string
 	// DevHeaders trusts X-Huren-User, X-Huren-Groups (comma-separated) and
 	// X-Huren-Roles ("senior", "admin") when Identity is nil. Never in
 	// production.
@@ -447,21 +460,74 @@ type ecgBody struct {
 	Priority    worklist.Priority `json:"priority"`
 }
 
+// submitECG (re)creates the reading task of a stored ECG. The hub creates
+// it when the ECG is uploaded; this route retries that step when it failed
+// after the ECG was stored (the upload's error names the ECG id).
 func (h *Handler) submitECG(c *gin.Context) (any, error) {
 	if err := h.submitter(c, ActionSubmitECG); err != nil {
 		return nil, err
 	}
-	if h.cfg.Tracker == nil {
+	if h.cfg.Tracker == nil || h.cfg.ECG == nil && h.cfg.Authorize != nil {
 		return nil, fmt.Errorf("ECG submission is not enabled on this hub: %w", worklist.ErrNotFound)
 	}
-	var b ecgBody
+	if h.cfg.ECG == nil {
+		return h.submitDevECG(c)
+	}
+	var b struct {
+		ID string `json:"id"`
+	}
 	if err := bindJSON(c, &b); err != nil {
+		return nil, fmt.Errorf("%w (the body names only the ECG: {\"id\": \"…\"}; site, patient and priority come from the stored ECG)", err)
+	}
+	if b.ID == "" {
+		return nil, invalid("id is required")
+	}
+	ctx := c.Request.Context()
+	// An unknown ECG and another site's answer alike (404, same text).
+	what := "ECG " + b.ID
+	e, err := h.cfg.ECG(ctx, b.ID)
+	if errkind.Of(err) == errkind.NotFound {
+		return nil, fmt.Errorf("%s: %w", what, worklist.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := h.authorizeSite(c, ActionSubmitECG, e.Site, what); err != nil {
 		return nil, err
 	}
-	if b.Site == "" && h.cfg.Authorize != nil {
-		return nil, invalid("site is required")
+	e.ID, e.Actor = b.ID, h.who(c)
+	t, err := h.cfg.Tracker.SubmitECG(ctx, e)
+	if err != nil {
+		return nil, err
 	}
-	if err := h.authorizeSite(c, ActionSubmitECG, b.Site, "site "+b.Site); err != nil {
+	// The task's history names the caller; the audit trail records the
+	// request against the ECG.
+	audit.SetResource(c, "ecg:"+b.ID)
+	audit.SetDetail(c, "reading task "+t.ID+" submitted for the stored ECG")
+	h.log.Info("ECG task submitted through the API", "ecg", b.ID, "task", t.ID, "site", e.Site, "by", e.Actor)
+	return t.Redacted(), nil
+}
+
+// who names the caller for a task's events ("" = the engine).
+func (h *Handler) who(c *gin.Context) string {
+	if h.cfg.Who != nil {
+		if w := h.cfg.Who(c); w != "" {
+			return w
+		}
+	}
+	if h.cfg.Identity != nil {
+		if a, err := h.cfg.Identity(c); err == nil {
+			return a.ID
+		}
+	}
+	return ""
+}
+
+// submitDevECG is POST /ecg in development mode (no Authorize, no ECG
+// lookup): the body describes the task.
+func (h *Handler) submitDevECG(c *gin.Context) (any, error) {
+	var b ecgBody
+	if err := bindJSON(c, &b); err != nil {
 		return nil, err
 	}
 	t, err := h.cfg.Tracker.SubmitECG(c.Request.Context(), worklist.ECG{ID: b.ID, Site: b.Site, PatientID: b.PatientID,

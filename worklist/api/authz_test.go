@@ -55,7 +55,14 @@ func TestSiteKeyedSubmissions(t *testing.T) {
 				return s, nil
 			}
 			return nil, fmt.Errorf("study %s: %w", study, worklist.ErrNotFound)
-		}})
+		},
+		ECG: func(_ context.Context, id string) (worklist.ECG, error) {
+			if id == "e1" {
+				return worklist.ECG{ID: id, Site: "v1", PatientID: "P1", PatientName: "Li^Lei", ExamType: "12-lead ECG", Priority: worklist.Routine}, nil
+			}
+			return worklist.ECG{}, fmt.Errorf("ecg %s: %w", id, worklist.ErrNotFound)
+		},
+		Who: func(c *gin.Context) string { return "device@" + c.GetHeader(uploaderHeader) }})
 	e := gin.New()
 	e.Use(httpapi.RequestIDs())
 	h.Register(e.Group("/api/worklist"))
@@ -79,10 +86,14 @@ func TestSiteKeyedSubmissions(t *testing.T) {
 		name, site, method, path, body string
 		want                           int
 	}{
-		{"ECG for another site", "v2", "POST", "/ecg", `{"id": "e1", "site": "v1"}`, 404},
-		{"ECG by a non-uploader", "", "POST", "/ecg", `{"id": "e1", "site": "v1"}`, 403},
-		{"ECG without site", "v1", "POST", "/ecg", `{"id": "e1"}`, 400},
-		{"ECG for own site", "v1", "POST", "/ecg", `{"id": "e1", "site": "v1"}`, 200},
+		// Site, patient and priority come from the stored ECG, never the
+		// body (issue 14, finding 3: another site's ECG hijacked).
+		{"another site's ECG", "v2", "POST", "/ecg", `{"id": "e1"}`, 404},
+		{"another site's ECG, body claiming it", "v2", "POST", "/ecg", `{"id": "e1", "site": "v2", "patient_id": "FAKE", "priority": "critical"}`, 400},
+		{"unknown ECG", "v2", "POST", "/ecg", `{"id": "e9"}`, 404},
+		{"ECG by a non-uploader", "", "POST", "/ecg", `{"id": "e1"}`, 403},
+		{"ECG without id", "v1", "POST", "/ecg", `{}`, 400},
+		{"own ECG", "v1", "POST", "/ecg", `{"id": "e1"}`, 200},
 		{"another site's study", "v2", "POST", "/studies/1.2.3.1/complete", "", 404},
 		{"study by a non-uploader", "", "POST", "/studies/1.2.3.1/complete", "", 403},
 		{"unknown study", "v1", "POST", "/studies/9.9/complete", "", 404},
@@ -93,6 +104,14 @@ func TestSiteKeyedSubmissions(t *testing.T) {
 			t.Errorf("%s: %d %v, want %d", tc.name, code, m, tc.want)
 		} else if code == 200 && (m["site"] != "v1" || m["id"] == "") {
 			t.Errorf("%s: task %v", tc.name, m)
+		} else if code == 200 && tc.path == "/ecg" && (m["patient_id"] != "P1" || m["priority"] != "routine") {
+			t.Errorf("%s: task %v does not describe the stored ECG", tc.name, m)
+		} else if code == 200 && tc.path == "/ecg" {
+			// The task's event names the caller, not the engine.
+			task, err := q.Get(context.Background(), m["id"].(string))
+			if err != nil || len(task.History) == 0 || task.History[len(task.History)-1].Actor != "device@v1" {
+				t.Errorf("%s: task history %+v (%v) does not name the caller", tc.name, task.History, err)
+			}
 		}
 	}
 	if !strings.Contains(strings.Join(authorized, " "), "study.complete@v1") ||

@@ -193,7 +193,7 @@ func (q *Queue) Upsert(ctx context.Context, nt worklist.NewTask) (worklist.Task,
 			if !t.HasFlag(worklist.FlagImagesAdded) {
 				t.Flags = append(t.Flags, worklist.FlagImagesAdded)
 			}
-			q.emit(t, worklist.EvFlagged, worklist.System.ID, "instances added after report", true, now)
+			q.emit(t, worklist.EvFlagged, nt.ActorID(), "instances added after report", true, now)
 		case worklist.Queued, worklist.Claimed:
 			queued := t.State == worklist.Queued
 			if queued {
@@ -204,10 +204,10 @@ func (q *Queue) Upsert(ctx context.Context, nt worklist.NewTask) (worklist.Task,
 			if queued {
 				q.enqueue(t)
 			}
-			q.emit(t, worklist.EvUpdated, worklist.System.ID, "", true, now)
+			q.emit(t, worklist.EvUpdated, nt.ActorID(), "", true, now)
 		default:
 			t.Doc = nt.Doc
-			q.emit(t, worklist.EvUpdated, worklist.System.ID, "", true, now)
+			q.emit(t, worklist.EvUpdated, nt.ActorID(), "", true, now)
 		}
 		return snapshot(t, false), false, nil
 	}
@@ -218,7 +218,7 @@ func (q *Queue) Upsert(ctx context.Context, nt worklist.NewTask) (worklist.Task,
 	q.tasks[t.ID] = t
 	q.byKey[nt.Key()] = t.ID
 	q.enqueue(t)
-	q.emit(t, worklist.EvCreated, worklist.System.ID, "", true, now)
+	q.emit(t, worklist.EvCreated, nt.ActorID(), "", true, now)
 	return snapshot(t, false), true, nil
 }
 

@@ -205,7 +205,7 @@ func (q *Queue) Upsert(ctx context.Context, nt worklist.NewTask) (worklist.Task,
 		return worklist.Task{}, false, fmt.Errorf("worklist/redis upsert %s: %w", nt.Key(), err)
 	}
 	v, err := q.run(ctx, upsertScript, nt.Key(), worklist.NewID(time.Now()), doc, nt.Group,
-		int(nt.Priority), nt.Due.UnixMilli(), nt.Site, b01(nt.IfAbsent))
+		int(nt.Priority), nt.Due.UnixMilli(), nt.Site, b01(nt.IfAbsent), nt.ActorID())
 	if err != nil {
 		return worklist.Task{}, false, scriptErr("upsert", nt.Key(), err)
 	}

@@ -146,8 +146,9 @@ const prelude = core + helpers
 
 // upsert: ARGV[3]=dedupe key [4]=new id [5]=doc JSON [6]=group [7]=prio
 // [8]=due ms [9]=site [10]=if absent ("1": an existing task is returned
-// unchanged). Returns {created, fields}.
+// unchanged) [11]=actor. Returns {created, fields}.
 var upsertScript = goredis.NewScript(prelude + `
+local actor = ARGV[11] or 'system'
 local id = redis.call('HGET', P .. 'keys', ARGV[3])
 if not id then
   local h = {id = ARGV[4], doc = ARGV[5], key = ARGV[3], group = ARGV[6], stage = 'read', state = 'queued',
@@ -158,7 +159,7 @@ if not id then
   redis.call('ZADD', P .. 'all', NOW, h.id)
   redis.call('ZADD', P .. 'open', NOW, h.id)
   redis.call('ZADD', qkey(h), score(h), h.id)
-  emit(h, 'created', 'system', '', true)
+  emit(h, 'created', actor, '', true)
   return {1, flat(h)}
 end
 local h = load(id)
@@ -169,7 +170,7 @@ if h.state == 'done' then
     if h.flags == '' then h.flags = 'images_added_after_report' else h.flags = h.flags .. ',images_added_after_report' end
   end
   save(h, {'doc', 'site', 'flags'})
-  emit(h, 'flagged', 'system', 'instances added after report', true)
+  emit(h, 'flagged', actor, 'instances added after report', true)
   return {0, flat(h)}
 end
 if (h.state == 'queued' or h.state == 'claimed') and tonumber(ARGV[7]) > tonumber(h.prio) then
@@ -177,7 +178,7 @@ if (h.state == 'queued' or h.state == 'claimed') and tonumber(ARGV[7]) > tonumbe
   if h.state == 'queued' then redis.call('ZADD', qkey(h), score(h), h.id) end
 end
 save(h, {'doc', 'site', 'prio'})
-emit(h, 'updated', 'system', '', true)
+emit(h, 'updated', actor, '', true)
 return {0, flat(h)}
 `)
 
