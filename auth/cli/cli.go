@@ -1,7 +1,8 @@
 // Package cli implements the account and audit subcommands of the huren
 // binary — huren user|site|group|token|audit|bootstrap — operating on the
 // same object store and state backend as the running servers. Account
-// changes bump the shared generation, so running replicas pick them up
+// changes rewrite the change marker in storage and bump the shared
+// generation, so running replicas — an embedded hub too — pick them up
 // within a second. Every change is written to the audit trail.
 package cli
 
