@@ -14,7 +14,7 @@ import (
 // is reported as tampering.
 func FuzzVerify(f *testing.F) {
 	st := newStore(f)
-	l, err := audit.New(st, audit.Config{Node: "fz", SegmentMaxBytes: 600}, nil, nil)
+	l, err := audit.New(st, audit.Config{Node: "fz", SegmentMaxBytes: 600, CheckpointInterval: -1}, nil, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

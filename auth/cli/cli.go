@@ -58,7 +58,7 @@ const usage = `usage:
   huren token create -name NAME -site ID -cap upload,read,report-delivery [-ttl 8760h]
   huren token list [-json]
   huren token revoke ID
-  huren audit verify
+  huren audit verify [-anchor NODE:SEQ:HASH …]
   huren audit search [-user U] [-patient P] [-site S] [-action A] [-from T] [-to T] [-limit N] [-json]
 roles: technician@SITE referring_doctor@SITE site_admin@SITE reader@GROUP senior_reader@GROUP hub_admin
 `
@@ -501,8 +501,23 @@ func (d Deps) auditCmd(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	switch args[0] {
 	case "verify":
-		rep, err := audit.Verify(ctx, d.Store)
-		fmt.Fprintf(stdout, "audit trail: %d node(s), %d segment(s), %d record(s)\n", rep.Nodes, rep.Segments, rep.Records)
+		fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		var anchors multi
+		fs.Var(&anchors, "anchor", "NODE:SEQ:HASH from a hub's \"audit checkpoint\" log line, kept off the hub (repeatable): must still be in the trail")
+		if err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		var opts audit.VerifyOptions
+		for _, a := range anchors {
+			c, err := audit.ParseClaim(a)
+			if err != nil {
+				return fmt.Errorf("%w: %v", ErrUsage, err)
+			}
+			opts.Anchors = append(opts.Anchors, c)
+		}
+		rep, err := audit.Verify(ctx, d.Store, opts)
+		fmt.Fprintf(stdout, "audit trail: %d node(s), %d segment(s), %d record(s), %d cross-node claim(s) and anchor(s) checked\n", rep.Nodes, rep.Segments, rep.Records, rep.Claims)
 		for _, p := range rep.Problems {
 			fmt.Fprintf(stdout, "PROBLEM: %s\n", p)
 		}
