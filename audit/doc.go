@@ -12,7 +12,10 @@
 // number, the previous record's hash and their own SHA-256 over their
 // canonical JSON, and segments are numbered contiguously per node, so the
 // chain runs across segments and days. audit-heads/{node}.json records the
-// latest flushed record so that truncating the tail is detected too.
+// latest stored record so that truncating the tail is detected too; it is
+// rewritten at most every FlushInterval while durable writes arrive (one
+// object write per durable flush instead of two), so only a truncation of
+// the last second's records could go unnoticed.
 //
 // The set of nodes is itself verifiable: while events arrive, every node
 // writes a checkpoint record (Action "audit.checkpoint") at least every

@@ -228,3 +228,20 @@ func TestParseClaim(t *testing.T) {
 		}
 	}
 }
+
+// TestDurablePanicReachesRecovery: a write whose handler panics is answered
+// by the recovery middleware outside, not with an empty held answer.
+func TestDurablePanicReachesRecovery(t *testing.T) {
+	gin.SetMode(gin.ReleaseMode)
+	l := newLog(t, newStore(t), "hub1", 0)
+	t.Cleanup(func() { _ = l.Close() })
+	e := gin.New()
+	e.Use(gin.CustomRecovery(func(c *gin.Context, _ any) { c.AbortWithStatus(http.StatusInternalServerError) }),
+		audit.Middleware(l, nil, audit.MiddlewareOptions{}))
+	e.POST("/boom", func(c *gin.Context) { c.Status(http.StatusCreated); panic("boom") })
+	w := httptest.NewRecorder()
+	e.ServeHTTP(w, httptest.NewRequest("POST", "/boom", nil))
+	if w.Code != http.StatusInternalServerError {
+		t.Fatalf("panicking write answered %d, want the recovery's 500", w.Code)
+	}
+}

@@ -237,6 +237,10 @@ type Log struct {
 	segs    []*segment // unflushed or open segments, oldest first
 
 	started bool // Start found the chain's end; guarded by flushMu
+	// headLags: segments were stored after the head was last written;
+	// headAt: when it was. Guarded by flushMu.
+	headLags bool
+	headAt   time.Time
 
 	// Checkpoint state, guarded by flushMu: the head versions and claims
 	// already made, and this chain's record number at the last checkpoint.
@@ -484,6 +488,12 @@ func (l *Log) flusher(ctx context.Context) {
 			return
 		case <-t.C:
 		case <-l.kick:
+			// A durable record (or a burst) is waiting: store the segments
+			// now; the head follows at most every FlushInterval.
+			if err := l.flush(ctx, false); err != nil && ctx.Err() == nil {
+				l.log.Error("audit flush failed; will retry", "err", err)
+			}
+			continue
 		case <-cp:
 			if err := l.Checkpoint(ctx); err != nil && ctx.Err() == nil {
 				l.log.Error("audit checkpoint failed; will retry", "err", err)
@@ -496,15 +506,24 @@ func (l *Log) flusher(ctx context.Context) {
 	}
 }
 
-// Flush writes every queued event to storage now. On error the events stay
-// queued (already chained) and the next Flush retries.
+// Flush writes every queued event and the head to storage now. On error
+// the events stay queued (already chained) and the next Flush retries.
 func (l *Log) Flush(ctx context.Context) error {
-	l.flushMu.Lock()
-	defer l.flushMu.Unlock()
-	return l.flushLocked(ctx)
+	return l.flush(ctx, true)
 }
 
-func (l *Log) flushLocked(ctx context.Context) error {
+func (l *Log) flush(ctx context.Context, head bool) error {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	return l.flushLocked(ctx, head)
+}
+
+// flushLocked stores the queued events; the head too when head is set or
+// it was last written FlushInterval ago or more. Rewriting the head on
+// every durable flush would double the writes a STOW waits for; a head at
+// most FlushInterval old still bounds an undetected tail truncation to
+// that window (Start catches up past a lagging head anyway).
+func (l *Log) flushLocked(ctx context.Context, head bool) error {
 	if !l.started {
 		return errors.New("audit flush: log not started")
 	}
@@ -520,7 +539,7 @@ func (l *Log) flushLocked(ctx context.Context) error {
 			return err
 		}
 	}
-	err := l.writeSegments(ctx)
+	err := l.writeSegments(ctx, head || l.cfg.Now().Sub(l.headAt) >= l.cfg.FlushInterval)
 	if err == nil {
 		l.mu.Lock()
 		l.stored = taken
@@ -551,7 +570,7 @@ func (l *Log) Checkpoint(ctx context.Context) error {
 	moved := l.queued > l.taken || l.seq > l.cpSeq
 	l.mu.Unlock()
 	if len(claims) == 0 && !moved {
-		return l.flushLocked(ctx)
+		return l.flushLocked(ctx, true)
 	}
 	now := l.cfg.Now().UTC()
 	l.mu.Lock()
@@ -562,7 +581,7 @@ func (l *Log) Checkpoint(ctx context.Context) error {
 		l.queued++
 	}
 	l.mu.Unlock()
-	if err := l.flushLocked(ctx); err != nil {
+	if err := l.flushLocked(ctx, true); err != nil {
 		return err
 	}
 	for _, c := range claims {
@@ -661,10 +680,10 @@ func (l *Log) append(en entry) error {
 	return nil
 }
 
-// writeSegments stores every dirty segment in order, then the head, and
-// forgets closed segments that are safely stored. Caller holds flushMu.
-func (l *Log) writeSegments(ctx context.Context) error {
-	wrote := false
+// writeSegments stores every dirty segment in order, then (if writeHead) the
+// head when it lags, and forgets closed segments that are safely stored.
+// Caller holds flushMu.
+func (l *Log) writeSegments(ctx context.Context, writeHead bool) error {
 	for _, s := range l.segs {
 		if !s.dirty {
 			continue
@@ -682,24 +701,26 @@ func (l *Log) writeSegments(ctx context.Context) error {
 			l.mErrors.Inc()
 			return fmt.Errorf("audit write %s: %w", s.key, err)
 		}
-		s.exists, s.dirty, wrote = true, false, true
+		s.exists, s.dirty, l.headLags = true, false, true
 	}
-	if !wrote {
-		return nil
-	}
-	last := l.segs[len(l.segs)-1]
-	h := head{Node: l.cfg.Node, Segment: last.seq, Seq: l.seq, Hash: l.prev, Key: last.key}
-	b, _ := json.Marshal(h)
-	if _, err := l.store.Put(ctx, headPrefix+l.cfg.Node+".json", bytes.NewReader(b), storage.PutOptions{ContentType: "application/json", Size: int64(len(b))}); err != nil {
-		l.mErrors.Inc()
-		return fmt.Errorf("audit write head: %w", err)
+	if writeHead && l.headLags {
+		last := l.segs[len(l.segs)-1]
+		h := head{Node: l.cfg.Node, Segment: last.seq, Seq: l.seq, Hash: l.prev, Key: last.key}
+		b, _ := json.Marshal(h)
+		if _, err := l.store.Put(ctx, headPrefix+l.cfg.Node+".json", bytes.NewReader(b), storage.PutOptions{ContentType: "application/json", Size: int64(len(b))}); err != nil {
+			l.mErrors.Inc()
+			return fmt.Errorf("audit write head: %w", err)
+		}
+		l.headLags, l.headAt = false, l.cfg.Now()
 	}
 	keep := l.segs[:0]
 	for _, s := range l.segs {
-		if !s.closed || s.dirty {
+		// The last segment stays while the head may still need to name it.
+		if !s.closed || s.dirty || (l.headLags && s == l.segs[len(l.segs)-1]) {
 			keep = append(keep, s)
 		}
 	}
+	clear(l.segs[len(keep):])
 	l.segs = keep
 	return nil
 }

@@ -123,6 +123,9 @@ func Middleware(rec Recorder, who Who, opts MiddlewareOptions) gin.HandlerFunc {
 		}
 		hw.overflow = func() bool { store(); return recErr == nil }
 		c.Writer = hw
+		// A panicking handler skips the code below: give the real writer
+		// back so the recovery middleware's 500 reaches the client.
+		defer func() { c.Writer = hw.ResponseWriter }()
 		c.Next()
 		if !recorded {
 			store() // c.Writer is still hw: the record gets the held status
