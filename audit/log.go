@@ -194,11 +194,6 @@ type entry struct {
 	heads []Claim
 }
 
-type waiter struct {
-	n  uint64
-	ch chan error
-}
-
 type segment struct {
 	seq    uint64
 	day    time.Time
@@ -222,12 +217,10 @@ type Log struct {
 	kick    chan struct{}
 	// Group commit: events are numbered in the order they are queued;
 	// taken counts those a flush has chained into segments, stored those
-	// known to be in storage. waiters are RecordDurable calls waiting for
-	// stored to reach their number.
-	queued  uint64
-	taken   uint64
-	stored  uint64
-	waiters []waiter
+	// known to be in storage.
+	queued uint64
+	taken  uint64
+	stored uint64
 
 	flushMu sync.Mutex // serialises flushes; guards the fields below
 	seq     uint64     // last record seq assigned
@@ -390,30 +383,39 @@ func (l *Log) catchUp(ctx context.Context, h head) (head, error) {
 
 // Record queues e; see Recorder. A zero Time is set to now.
 func (l *Log) Record(e Event) error {
-	_, err := l.enqueue(e, false)
+	_, err := l.enqueue(e)
 	return err
 }
 
-// RecordDurable queues e and returns once it is in storage (or ctx ends,
-// or the flush fails: then e stays queued and a later flush stores it, but
-// the caller must not acknowledge the action it describes). Concurrent
-// callers share flushes (group commit): one segment and head write stores
-// every event queued while the previous write ran.
+// RecordDurable queues e and returns once it is in storage, or with the
+// error of the flush that tried to store it (then e stays queued and a
+// later flush stores it, but the caller must not acknowledge the action it
+// describes). Concurrent callers share flushes (group commit): the caller
+// that gets the flush lock stores every event queued so far, and those who
+// waited for the lock meanwhile usually find theirs stored already. The
+// flush runs on the caller's goroutine: no hand-off to the flusher, whose
+// wake-up would add scheduling latency to every write.
 func (l *Log) RecordDurable(ctx context.Context, e Event) error {
-	w, err := l.enqueue(e, true)
+	n, err := l.enqueue(e)
 	if err != nil {
 		return err
 	}
-	l.wake()
-	select {
-	case err := <-w:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("audit: waiting for the record to be stored: %w", ctx.Err())
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	l.mu.Lock()
+	done := l.stored >= n
+	l.mu.Unlock()
+	if done {
+		return nil
 	}
+	if err := l.flushLocked(ctx, false); err != nil {
+		return err
+	}
+	return nil
 }
 
-func (l *Log) enqueue(e Event, wait bool) (chan error, error) {
+// enqueue queues e and returns its number in the queue order.
+func (l *Log) enqueue(e Event) (uint64, error) {
 	if e.Time.IsZero() {
 		e.Time = l.cfg.Now()
 	}
@@ -421,55 +423,24 @@ func (l *Log) enqueue(e Event, wait bool) (chan error, error) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
-		return nil, ErrClosed
+		return 0, ErrClosed
 	}
 	if len(l.pending) >= l.cfg.MaxPending {
 		l.mu.Unlock()
-		return nil, ErrBacklog
+		return 0, ErrBacklog
 	}
 	l.pending = append(l.pending, entry{e: e})
 	l.queued++
-	n := len(l.pending)
-	var ch chan error
-	if wait {
-		ch = make(chan error, 1)
-		l.waiters = append(l.waiters, waiter{n: l.queued, ch: ch})
-	}
+	n, q := len(l.pending), l.queued
 	l.mu.Unlock()
 	l.mEvents.Inc()
 	if n >= 4096 { // a burst: flush early rather than hold many in memory
-		l.wake()
-	}
-	return ch, nil
-}
-
-// wake asks the flusher for a flush now (at most one request is pending;
-// the flush takes everything queued by then).
-func (l *Log) wake() {
-	select {
-	case l.kick <- struct{}{}:
-	default:
-	}
-}
-
-// settle answers the waiters a flush decided: those whose event is stored
-// get nil; on failure, those whose event that flush tried to store get err.
-func (l *Log) settle(err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	keep := l.waiters[:0]
-	for _, w := range l.waiters {
-		switch {
-		case w.n <= l.stored:
-			w.ch <- nil
-		case err != nil && w.n <= l.taken:
-			w.ch <- err
+		select {
+		case l.kick <- struct{}{}:
 		default:
-			keep = append(keep, w)
 		}
 	}
-	clear(l.waiters[len(keep):])
-	l.waiters = keep
+	return q, nil
 }
 
 func (l *Log) flusher(ctx context.Context) {
@@ -488,8 +459,8 @@ func (l *Log) flusher(ctx context.Context) {
 			return
 		case <-t.C:
 		case <-l.kick:
-			// A durable record (or a burst) is waiting: store the segments
-			// now; the head follows at most every FlushInterval.
+			// A burst: store the segments now; the head follows at most
+			// every FlushInterval.
 			if err := l.flush(ctx, false); err != nil && ctx.Err() == nil {
 				l.log.Error("audit flush failed; will retry", "err", err)
 			}
@@ -535,7 +506,6 @@ func (l *Log) flushLocked(ctx context.Context, head bool) error {
 	l.mu.Unlock()
 	for _, en := range batch {
 		if err := l.append(en); err != nil {
-			l.settle(err)
 			return err
 		}
 	}
@@ -545,7 +515,6 @@ func (l *Log) flushLocked(ctx context.Context, head bool) error {
 		l.stored = taken
 		l.mu.Unlock()
 	}
-	l.settle(err)
 	return err
 }
 
