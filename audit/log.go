@@ -86,6 +86,11 @@ func ParseClaim(s string) (Claim, error) {
 // CheckpointAction is the Action of checkpoint records.
 const CheckpointAction = "audit.checkpoint"
 
+// rewriteMax bounds what one flush rewrites of an already stored segment:
+// 64 KiB costs a durable write little more than a fresh small object, and
+// keeps segments few (about 150 records each when writes flush one by one).
+const rewriteMax = 64 << 10
+
 // maxClaimsPerRecord keeps one checkpoint record far below maxLine.
 const maxClaimsPerRecord = 200
 
@@ -170,7 +175,8 @@ type Config struct {
 	// (default 1 s).
 	FlushInterval time.Duration
 	// SegmentMaxBytes rolls to a new segment past this size (default 1 MiB);
-	// the open segment is rewritten whole on each flush, so it stays small.
+	// the open segment is rewritten whole on each flush, so a segment that
+	// is already stored also rolls at 64 KiB.
 	SegmentMaxBytes int
 	// MaxPending caps unflushed events (default 200 000).
 	MaxPending int
@@ -632,7 +638,10 @@ func (l *Log) append(en entry) error {
 	var cur *segment
 	if n := len(l.segs); n > 0 && !l.segs[n-1].closed {
 		cur = l.segs[n-1]
-		if !cur.day.Equal(day) || cur.buf.Len()+len(line) > l.cfg.SegmentMaxBytes {
+		// Past rewriteMax a stored segment is not rewritten again: every
+		// flush rewrites the open segment whole (objects cannot be
+		// appended to), and durable writes flush often.
+		if !cur.day.Equal(day) || cur.buf.Len()+len(line) > l.cfg.SegmentMaxBytes || (cur.exists && cur.buf.Len() >= rewriteMax) {
 			cur.closed = true
 			cur = nil
 		}
