@@ -190,6 +190,9 @@ type Config struct {
 	// checkpoints of their own time, and a short-lived node (each CLI
 	// command is one) must not list every node ever seen.
 	CheckpointLookback time.Duration
+	// NoAnchorLog skips the Info line with this node's anchor after each
+	// checkpoint (short-lived nodes: a CLI command).
+	NoAnchorLog bool
 	// Now is the clock; nil → time.Now.
 	Now func() time.Time
 }
@@ -563,8 +566,10 @@ func (l *Log) Checkpoint(ctx context.Context) error {
 		l.claimed[c.Node] = c
 	}
 	l.cpSeq = l.seq
-	l.log.Info("audit checkpoint; keep this anchor off the hub and check it with huren audit verify -anchor",
-		"anchor", Claim{Node: l.cfg.Node, Seq: l.seq, Hash: l.prev}.String(), "other_nodes", len(claims))
+	if !l.cfg.NoAnchorLog {
+		l.log.Info("audit checkpoint; keep this anchor off the hub and check it with huren audit verify -anchor",
+			"anchor", Claim{Node: l.cfg.Node, Seq: l.seq, Hash: l.prev}.String(), "other_nodes", len(claims))
+	}
 	return nil
 }
 
