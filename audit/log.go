@@ -86,9 +86,10 @@ func ParseClaim(s string) (Claim, error) {
 // CheckpointAction is the Action of checkpoint records.
 const CheckpointAction = "audit.checkpoint"
 
-// rewriteMax bounds what one flush rewrites of an already stored segment:
-// 64 KiB costs a durable write little more than a fresh small object, and
-// keeps segments few (about 150 records each when writes flush one by one).
+// rewriteMax bounds what a background flush (every FlushInterval) rewrites
+// of an already stored segment, so a busy read trail does not rewrite up to
+// SegmentMaxBytes every second. (Durable flushes never rewrite; see
+// RecordDurable.)
 const rewriteMax = 64 << 10
 
 // maxClaimsPerRecord keeps one checkpoint record far below maxLine.
@@ -175,8 +176,9 @@ type Config struct {
 	// (default 1 s).
 	FlushInterval time.Duration
 	// SegmentMaxBytes rolls to a new segment past this size (default 1 MiB);
-	// the open segment is rewritten whole on each flush, so a segment that
-	// is already stored also rolls at 64 KiB.
+	// the open segment is rewritten whole on each background flush, so a
+	// segment that is already stored also rolls at 64 KiB, and a durable
+	// flush starts a new segment.
 	SegmentMaxBytes int
 	// MaxPending caps unflushed events (default 200 000).
 	MaxPending int
@@ -243,6 +245,9 @@ type Log struct {
 	// headAt: when it was. Guarded by flushMu.
 	headLags bool
 	headAt   time.Time
+	// fresh: the running flush starts a new segment instead of appending
+	// to a stored one (durable flushes). Guarded by flushMu.
+	fresh bool
 
 	// Checkpoint state, guarded by flushMu: the head versions and claims
 	// already made, and this chain's record number at the last checkpoint.
@@ -417,6 +422,15 @@ func (l *Log) RecordDurable(ctx context.Context, e Event) error {
 	if done {
 		return nil
 	}
+	// A durable flush puts its records in a new segment rather than
+	// rewriting a stored one: on the filesystem store replacing an object
+	// costs two fsyncs one after the other (the new content, then the
+	// rename), creating one a single round. Measured STOW at concurrency 1
+	// on the development VM: 76 inst/s rewriting, 130 creating, 180
+	// without durable audit. The price is more, smaller segments while
+	// writes arrive one at a time; concurrent writes share a flush.
+	l.fresh = true
+	defer func() { l.fresh = false }()
 	if err := l.flushLocked(ctx, false); err != nil {
 		return err
 	}
@@ -646,7 +660,7 @@ func (l *Log) append(en entry) error {
 		// Past rewriteMax a stored segment is not rewritten again: every
 		// flush rewrites the open segment whole (objects cannot be
 		// appended to), and durable writes flush often.
-		if !cur.day.Equal(day) || cur.buf.Len()+len(line) > l.cfg.SegmentMaxBytes || (cur.exists && cur.buf.Len() >= rewriteMax) {
+		if !cur.day.Equal(day) || cur.buf.Len()+len(line) > l.cfg.SegmentMaxBytes || (cur.exists && (l.fresh || cur.buf.Len() >= rewriteMax)) {
 			cur.closed = true
 			cur = nil
 		}
