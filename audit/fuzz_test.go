@@ -27,6 +27,19 @@ func FuzzVerify(f *testing.F) {
 	if err := l.Close(); err != nil {
 		f.Fatal(err)
 	}
+	// A second node ("gz" lists after "fz") whose checkpoint at Close
+	// claims fz's head, so claim checking is fuzzed too.
+	l2, err := audit.New(st, audit.Config{Node: "gz"}, nil, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := l2.Start(context.Background()); err != nil {
+		f.Fatal(err)
+	}
+	_ = l2.Record(audit.Event{Time: day1, User: "u", Action: "a", Outcome: audit.OK})
+	if err := l2.Close(); err != nil {
+		f.Fatal(err)
+	}
 	var keys []string
 	_ = st.List(context.Background(), "audit/", func(i storage.Info) error { keys = append(keys, i.Key); return nil })
 	if len(keys) < 2 {
@@ -38,6 +51,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add(append(bytes.Clone(orig), orig...))
 	f.Add([]byte("{}\n"))
 	f.Add([]byte("\n\n"))
+	f.Add([]byte(`{"node":"fz","seq":3,"time":"2026-11-22T23:59:00Z","user":"system","action":"audit.checkpoint","outcome":"ok","heads":[{"node":"gz","seq":1,"hash":""}],"prev":"","hash":""}` + "\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if _, err := st.Put(context.Background(), target, bytes.NewReader(b), storage.PutOptions{}); err != nil {
 			t.Fatal(err)
