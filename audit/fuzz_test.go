@@ -14,7 +14,7 @@ import (
 // is reported as tampering.
 func FuzzVerify(f *testing.F) {
 	st := newStore(f)
-	l, err := audit.New(st, audit.Config{Node: "fz", SegmentMaxBytes: 600}, nil, nil)
+	l, err := audit.New(st, audit.Config{Node: "fz", SegmentMaxBytes: 600, CheckpointInterval: -1}, nil, nil)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -25,6 +25,19 @@ func FuzzVerify(f *testing.F) {
 		_ = l.Record(audit.Event{Time: day1, User: "u", Action: "a", Patient: string(rune('A' + i)), Outcome: audit.OK})
 	}
 	if err := l.Close(); err != nil {
+		f.Fatal(err)
+	}
+	// A second node ("gz" lists after "fz") whose checkpoint at Close
+	// claims fz's head, so claim checking is fuzzed too.
+	l2, err := audit.New(st, audit.Config{Node: "gz"}, nil, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := l2.Start(context.Background()); err != nil {
+		f.Fatal(err)
+	}
+	_ = l2.Record(audit.Event{Time: day1, User: "u", Action: "a", Outcome: audit.OK})
+	if err := l2.Close(); err != nil {
 		f.Fatal(err)
 	}
 	var keys []string
@@ -38,6 +51,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add(append(bytes.Clone(orig), orig...))
 	f.Add([]byte("{}\n"))
 	f.Add([]byte("\n\n"))
+	f.Add([]byte(`{"node":"fz","seq":3,"time":"2026-11-22T23:59:00Z","user":"system","action":"audit.checkpoint","outcome":"ok","heads":[{"node":"gz","seq":1,"hash":""}],"prev":"","hash":""}` + "\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if _, err := st.Put(context.Background(), target, bytes.NewReader(b), storage.PutOptions{}); err != nil {
 			t.Fatal(err)

@@ -29,7 +29,7 @@ func newStore(t testing.TB) storage.Store {
 
 func newLog(t *testing.T, st storage.Store, node string, maxBytes int) *audit.Log {
 	t.Helper()
-	l, err := audit.New(st, audit.Config{Node: node, SegmentMaxBytes: maxBytes, FlushInterval: time.Hour}, nil, nil)
+	l, err := audit.New(st, audit.Config{Node: node, SegmentMaxBytes: maxBytes, FlushInterval: time.Hour, CheckpointInterval: -1}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func TestFlushFailureKeepsEvents(t *testing.T) {
 
 func TestBacklogAndClosed(t *testing.T) {
 	st := newStore(t)
-	l, err := audit.New(st, audit.Config{Node: "n1", MaxPending: 2, FlushInterval: time.Hour}, nil, nil)
+	l, err := audit.New(st, audit.Config{Node: "n1", MaxPending: 2, FlushInterval: time.Hour, CheckpointInterval: -1}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +300,7 @@ func TestBacklogAndClosed(t *testing.T) {
 
 func TestFlusherWritesWithinInterval(t *testing.T) {
 	st := newStore(t)
-	l, err := audit.New(st, audit.Config{Node: "n1", FlushInterval: 20 * time.Millisecond}, nil, nil)
+	l, err := audit.New(st, audit.Config{Node: "n1", FlushInterval: 20 * time.Millisecond, CheckpointInterval: -1}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,9 +78,12 @@ func readSegment(ctx context.Context, st storage.Reader, key string, fn func(Rec
 
 // Report is the outcome of Verify.
 type Report struct {
-	Nodes    int      `json:"nodes"`
-	Segments int      `json:"segments"`
-	Records  int      `json:"records"`
+	Nodes    int `json:"nodes"`
+	Segments int `json:"segments"`
+	Records  int `json:"records"`
+	// Claims counts the checkpoint claims and anchors checked against the
+	// nodes they name.
+	Claims   int      `json:"claims"`
 	Problems []string `json:"problems,omitempty"`
 }
 
@@ -96,33 +99,42 @@ type segRef struct {
 	key string
 	day time.Time
 	seq uint64
+	// first and last record numbers, filled while verifying (0 = none).
+	first, last uint64
+}
+
+// claimAt is a claim with who made it, for the report.
+type claimAt struct {
+	Claim
+	by string
+}
+
+// VerifyOptions add checks to Verify.
+type VerifyOptions struct {
+	// Anchors are heads kept off the hub (the "anchor" of a checkpoint log
+	// line): each must still be in the trail with the same hash. They are
+	// what detects the removal of every node's trail at once.
+	Anchors []Claim
 }
 
 // Verify walks every node's chain and reports each break: a record whose
 // bytes were edited (hash or canonical form mismatch), a removed, inserted
 // or reordered record (sequence or prev-hash break), a removed segment (gap
 // in segment numbers or in the chain across segments), a truncated tail
-// (shorter than the node's head) and stray objects under audit/. It
-// returns the report and, if there is any problem, an error matching
-// ErrTampered. Storage errors are returned as such.
-func Verify(ctx context.Context, src Source) (Report, error) {
+// (shorter than the node's head), stray objects under audit/, and — from
+// the checkpoint records every node writes about the others, and from
+// opts.Anchors — a node whose whole trail (segments and head) was removed
+// or cut below what another node or an anchor saw. It returns the report
+// and, if there is any problem, an error matching ErrTampered. Storage
+// errors are returned as such.
+func Verify(ctx context.Context, src Source, opts ...VerifyOptions) (Report, error) {
 	st, lister := src, src
 	var rep Report
-	nodes := map[string][]segRef{}
-	err := lister.List(ctx, segmentPrefix, func(i storage.Info) error {
-		day, node, seq, ok := parseSegmentKey(i.Key)
-		if !ok {
-			rep.problem("%s: not an audit segment name", i.Key)
-			return nil
-		}
-		nodes[node] = append(nodes[node], segRef{key: i.Key, day: day, seq: seq})
-		return nil
-	})
-	if err != nil {
-		return rep, fmt.Errorf("audit verify: list: %w", err)
-	}
+	// Heads are read before segments are listed: a writer stores its
+	// segment before its head, so a live node's head never names a segment
+	// this listing misses.
 	heads := map[string]head{}
-	err = lister.List(ctx, headPrefix, func(i storage.Info) error {
+	err := lister.List(ctx, headPrefix, func(i storage.Info) error {
 		var h head
 		if err := readJSON(ctx, st, i.Key, &h); err != nil {
 			rep.problem("%s: unreadable head: %v", i.Key, err)
@@ -138,6 +150,10 @@ func Verify(ctx context.Context, src Source) (Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("audit verify: list heads: %w", err)
 	}
+	nodes, err := listSegments(ctx, lister, &rep)
+	if err != nil {
+		return rep, err
+	}
 	for node := range heads {
 		if _, ok := nodes[node]; !ok {
 			rep.problem("node %s: head present but every segment is missing", node)
@@ -149,15 +165,126 @@ func Verify(ctx context.Context, src Source) (Report, error) {
 	}
 	sort.Strings(names)
 	rep.Nodes = len(names)
+	var claims []claimAt
+	for _, o := range opts {
+		for _, a := range o.Anchors {
+			claims = append(claims, claimAt{a, "anchor"})
+		}
+	}
 	for _, node := range names {
-		if err := verifyNode(ctx, st, node, nodes[node], heads, &rep); err != nil {
+		if err := verifyNode(ctx, st, node, nodes[node], heads, &rep, &claims); err != nil {
 			return rep, err
 		}
+	}
+	if err := checkClaims(ctx, src, nodes, claims, &rep); err != nil {
+		return rep, err
 	}
 	if len(rep.Problems) > 0 {
 		return rep, fmt.Errorf("%w: %d problem(s), first: %s", ErrTampered, len(rep.Problems), rep.Problems[0])
 	}
 	return rep, nil
+}
+
+// listSegments groups every segment key by node; rep (if not nil) collects
+// stray names.
+func listSegments(ctx context.Context, lister Source, rep *Report) (map[string][]*segRef, error) {
+	nodes := map[string][]*segRef{}
+	err := lister.List(ctx, segmentPrefix, func(i storage.Info) error {
+		day, node, seq, ok := parseSegmentKey(i.Key)
+		if !ok {
+			if rep != nil {
+				rep.problem("%s: not an audit segment name", i.Key)
+			}
+			return nil
+		}
+		nodes[node] = append(nodes[node], &segRef{key: i.Key, day: day, seq: seq})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit verify: list: %w", err)
+	}
+	return nodes, nil
+}
+
+// checkClaims checks that each claimed record is in its node's verified
+// chain with the claimed hash. A claim beyond what was listed is checked
+// once more against a fresh listing, so segments a live hub wrote while
+// Verify ran (and claimed in a checkpoint Verify then read) do not count as
+// removed.
+func checkClaims(ctx context.Context, st Source, nodes map[string][]*segRef, claims []claimAt, rep *Report) error {
+	rep.Claims = len(claims)
+	var fresh map[string][]*segRef
+	// hashes caches the records of segments read for claims: key → seq → hash.
+	hashes := map[string]map[uint64]string{}
+	lookup := func(s *segRef, seq uint64) (string, bool, error) {
+		m, ok := hashes[s.key]
+		if !ok {
+			m = map[uint64]string{}
+			err := readSegment(ctx, st, s.key, func(r Record, _ []byte) error { m[r.Seq] = r.Hash; return nil })
+			if err != nil && !errors.Is(err, errLine) && !errors.Is(err, storage.ErrNotFound) {
+				return "", false, fmt.Errorf("audit verify: %w", err)
+			}
+			hashes[s.key] = m
+		}
+		h, ok := m[seq]
+		return h, ok, nil
+	}
+	sort.SliceStable(claims, func(i, j int) bool {
+		if claims[i].Node != claims[j].Node {
+			return claims[i].Node < claims[j].Node
+		}
+		return claims[i].Seq < claims[j].Seq
+	})
+	for _, c := range claims {
+		segs := nodes[c.Node]
+		var end uint64
+		for _, s := range segs {
+			end = max(end, s.last)
+		}
+		if c.Seq > end {
+			if fresh == nil {
+				var err error
+				if fresh, err = listSegments(ctx, st, nil); err != nil {
+					return err
+				}
+			}
+			segs = nil
+			for _, s := range fresh[c.Node] {
+				if s.seq >= uint64(len(nodes[c.Node])) { // the last verified segment and any written since
+					segs = append(segs, s)
+				}
+			}
+		}
+		found := false
+		for _, s := range segs {
+			if c.Seq <= end && (c.Seq < s.first || c.Seq > s.last) {
+				continue
+			}
+			h, ok, err := lookup(s, c.Seq)
+			if err != nil {
+				return err
+			}
+			if ok {
+				found = true
+				if h != c.Hash {
+					rep.problem("node %s: record %d differs from the one %s recorded (record edited or chain rewritten)", c.Node, c.Seq, c.by)
+				}
+				break
+			}
+		}
+		if found {
+			continue
+		}
+		switch {
+		case c.Seq <= end:
+			rep.problem("node %s: record %d, which %s recorded, is missing", c.Node, c.Seq, c.by)
+		case len(nodes[c.Node]) == 0 && len(segs) == 0:
+			rep.problem("node %s: its whole trail is missing, but %s recorded its record %d (node's segments and head removed)", c.Node, c.by, c.Seq)
+		default:
+			rep.problem("node %s: chain ends at record %d, but %s recorded its record %d (tail removed)", c.Node, end, c.by, c.Seq)
+		}
+	}
+	return nil
 }
 
 // Source is the read side of storage.Store that Verify and Search need
@@ -167,7 +294,7 @@ type Source interface {
 	List(ctx context.Context, prefix string, fn func(storage.Info) error) error
 }
 
-func verifyNode(ctx context.Context, st storage.Reader, node string, segs []segRef, heads map[string]head, rep *Report) error {
+func verifyNode(ctx context.Context, st storage.Reader, node string, segs []*segRef, heads map[string]head, rep *Report, claims *[]claimAt) error {
 	sort.Slice(segs, func(i, j int) bool { return segs[i].seq < segs[j].seq })
 	var seq uint64
 	prev := ""
@@ -191,11 +318,26 @@ func verifyNode(ctx context.Context, st storage.Reader, node string, segs []segR
 		err := readSegment(ctx, st, s.key, func(r Record, _ []byte) error {
 			lines++
 			rep.Records++
+			if s.first == 0 {
+				s.first = r.Seq
+			}
+			s.last = r.Seq
 			if r.Node != node {
 				rep.problem("%s seq %d: record names node %q", s.key, r.Seq, r.Node)
 			}
+			hashOK := false
 			if h, err := computeHash(r); err != nil || h != r.Hash {
 				rep.problem("%s seq %d: hash mismatch (record edited)", s.key, r.Seq)
+			} else {
+				hashOK = true
+			}
+			if hashOK && r.Action == CheckpointAction {
+				by := fmt.Sprintf("node %s's checkpoint (record %d)", node, r.Seq)
+				for _, c := range r.Heads {
+					if c.Node != node {
+						*claims = append(*claims, claimAt{c, by})
+					}
+				}
 			}
 			if !resync && r.Seq != seq+1 {
 				rep.problem("%s: record seq %d follows %d (record removed, inserted or reordered)", s.key, r.Seq, seq)

@@ -376,3 +376,102 @@ func TestUploadSiteAndCheck(t *testing.T) {
 		t.Fatalf("Check other site study: %v", err)
 	}
 }
+
+// TestChangesReachAnotherProcess is the CLI beside a running embedded hub:
+// two Services on the same storage, each with its own in-process State (two
+// processes share nothing else). A token revoked, a token created and a user
+// disabled by the "CLI" take effect on the "hub" at its next refresh.
+func TestChangesReachAnotherProcess(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	hub := newService(t, st, memory.New())
+	w := authtest.NewWorld(t, hub)
+	cli := newService(t, st, memory.New())
+
+	bearer := w.Bearer["token:read"]
+	if _, err := hub.TokenPrincipal(ctx, bearer); err != nil {
+		t.Fatal(err)
+	}
+	id, _, err := hub.Login(ctx, "u-technician", w.Password, "10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.RevokeToken(ctx, strings.Split(bearer, "_")[1]); err != nil {
+		t.Fatal(err)
+	}
+	_, fresh, err := cli.CreateToken(ctx, auth.NewToken{Name: "cli", Site: "town-a", Capabilities: []auth.Capability{auth.CapRead}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.SetDisabled(ctx, "u-technician", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hub.TokenPrincipal(ctx, bearer); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Errorf("token revoked by another process still accepted: %v", err)
+	}
+	if _, err := hub.TokenPrincipal(ctx, fresh); err != nil {
+		t.Errorf("token created by another process refused: %v", err)
+	}
+	if _, err := hub.SessionPrincipal(ctx, id); !errors.Is(err, auth.ErrSessionNotFound) {
+		t.Errorf("session of a user disabled by another process still valid: %v", err)
+	}
+}
+
+// TestChangeSeenAfterRedisWipe: Redis lost its keys (FLUSHALL, a fresh
+// Redis) and the next change brings the shared generation back to exactly
+// the value a replica last saw. The revocation must still reach it.
+func TestChangeSeenAfterRedisWipe(t *testing.T) {
+	addr := testbackend.RedisAddr(t)
+	prefix := testbackend.UniqueName("huren-test-auth-") + ":"
+	open := func() *redis.State {
+		s, err := redis.Open("redis://"+addr+"/0", prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Purge(context.Background()); _ = s.Close() })
+		return s
+	}
+	ctx := context.Background()
+	st := newStore(t)
+	stateA := open()
+	if err := stateA.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The world is created before replica a starts, so a starts at the
+	// generation the world's writes left (one per write).
+	setup := newService(t, st, open())
+	w := authtest.NewWorld(t, setup)
+	a := newService(t, st, stateA)
+	bearer := w.Bearer["token:read"]
+	if _, err := a.TokenPrincipal(ctx, bearer); err != nil {
+		t.Fatal(err)
+	}
+	seen, err := stateA.Generation(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stateA.Purge(ctx); err != nil { // the wipe
+		t.Fatal(err)
+	}
+	for range seen - 1 { // other changes after the wipe, none of them a revocation
+		if _, err := stateA.BumpGeneration(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := newService(t, st, open())
+	if _, err := b.RevokeToken(ctx, strings.Split(bearer, "_")[1]); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := stateA.Generation(ctx); g != seen {
+		t.Fatalf("test setup: generation %d, want %d (the value a last saw)", g, seen)
+	}
+	if err := a.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.TokenPrincipal(ctx, bearer); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Errorf("revoked token still accepted after a Redis wipe: %v", err)
+	}
+}

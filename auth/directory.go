@@ -3,6 +3,8 @@ package auth
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/huren-health/huren/storage"
 )
@@ -22,6 +25,12 @@ const (
 	prefixGroups = "accounts/groups/"
 	prefixUsers  = "accounts/users/"
 	prefixTokens = "accounts/tokens/"
+	// changeMarker is rewritten (with fresh random content) after every
+	// change to accounts/. Replicas and the hub watch it in storage, the
+	// source of truth, so a change made by another process — the CLI next
+	// to an embedded hub whose State is in-process, or any writer after
+	// Redis lost the shared generation — is noticed within one refresh.
+	changeMarker = "accounts/changed.json"
 	// maxRecord bounds one account record read from storage.
 	maxRecord = 1 << 20
 )
@@ -35,6 +44,7 @@ func tokenKey(id string) string { return prefixTokens + id + ".json" }
 // the old on reload, so readers never lock more than a pointer load.
 type snapshot struct {
 	gen    int64
+	marker string // version of changeMarker when the records were read ("" = absent)
 	sites  map[string]*Site
 	groups map[string]*Group
 	users  map[string]*User
@@ -92,6 +102,14 @@ func (d *directory) reload(ctx context.Context, gen int64) error {
 	defer d.mu.Unlock()
 	s := emptySnapshot()
 	s.gen = gen
+	// The marker is read before the records: a writer puts its record
+	// before the marker, so a record this reload misses comes with a marker
+	// version it has not seen, and the next refresh reloads again.
+	marker, err := markerVersion(ctx, d.store)
+	if err != nil {
+		return err
+	}
+	s.marker = marker
 	if err := loadAll(ctx, d, prefixSites, func(v *Site) { s.sites[v.ID] = v }); err != nil {
 		return err
 	}
@@ -106,6 +124,32 @@ func (d *directory) reload(ctx context.Context, gen int64) error {
 	}
 	d.cur.Store(s)
 	return nil
+}
+
+// markerVersion identifies the current content of the change marker: its
+// SHA-256 (random content per change), with size and time as a fallback for
+// a backend that records no checksum. "" when there is none yet.
+func markerVersion(ctx context.Context, st storage.Store) (string, error) {
+	info, err := st.Stat(ctx, changeMarker)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("stat %s: %w", changeMarker, err)
+	}
+	return fmt.Sprintf("%s/%d/%d", info.SHA256, info.Size, info.ModTime.UnixNano()), nil
+}
+
+// markChanged rewrites the change marker with new random content.
+func markChanged(ctx context.Context, st storage.Store, now time.Time) error {
+	nonce := make([]byte, 16)
+	if _, err := rand.Read(nonce); err != nil {
+		return fmt.Errorf("random: %w", err)
+	}
+	return putJSON(ctx, st, changeMarker, struct {
+		Changed time.Time `json:"changed"`
+		Nonce   string    `json:"nonce"`
+	}{now.UTC(), hex.EncodeToString(nonce)}, false)
 }
 
 func loadAll[T any](ctx context.Context, d *directory, prefix string, add func(*T)) error {

@@ -177,13 +177,21 @@ func (s *Service) refresher(ctx context.Context) {
 	}
 }
 
-// Refresh reloads the directory if the shared generation moved.
+// Refresh reloads the directory if the shared generation or the change
+// marker in storage moved. The marker is what a process with its own
+// in-process State (the CLI beside an embedded hub) can move, and it
+// survives a Redis wipe that resets the generation; the generation is one
+// Redis read and announces a change even if a storage Stat lags.
 func (s *Service) Refresh(ctx context.Context) error {
 	gen, err := s.state.Generation(ctx)
 	if err != nil {
 		return err
 	}
-	if gen == s.dir.current().gen {
+	marker, err := markerVersion(ctx, s.store)
+	if err != nil {
+		return err
+	}
+	if cur := s.dir.current(); gen == cur.gen && marker == cur.marker {
 		return nil
 	}
 	return s.dir.reload(ctx, gen)
@@ -226,9 +234,13 @@ func (s *Service) Close() error {
 	return nil
 }
 
-// changed bumps the shared generation and reloads this replica at once, so
-// the writer sees its own change immediately.
+// changed rewrites the change marker in storage, bumps the shared
+// generation and reloads this replica at once, so the writer sees its own
+// change immediately and every other process within RefreshInterval.
 func (s *Service) changed(ctx context.Context) error {
+	if err := markChanged(ctx, s.store, s.cfg.Now()); err != nil {
+		return fmt.Errorf("account change saved but not announced to replicas: %w", err)
+	}
 	gen, err := s.state.BumpGeneration(ctx)
 	if err != nil {
 		return fmt.Errorf("account change saved but not announced to replicas: %w", err)

@@ -1,7 +1,8 @@
 // Package cli implements the account and audit subcommands of the huren
 // binary — huren user|site|group|token|audit|bootstrap — operating on the
 // same object store and state backend as the running servers. Account
-// changes bump the shared generation, so running replicas pick them up
+// changes rewrite the change marker in storage and bump the shared
+// generation, so running replicas — an embedded hub too — pick them up
 // within a second. Every change is written to the audit trail.
 package cli
 
@@ -57,7 +58,7 @@ const usage = `usage:
   huren token create -name NAME -site ID -cap upload,read,report-delivery [-ttl 8760h]
   huren token list [-json]
   huren token revoke ID
-  huren audit verify
+  huren audit verify [-anchor NODE:SEQ:HASH …]
   huren audit search [-user U] [-patient P] [-site S] [-action A] [-from T] [-to T] [-limit N] [-json]
 roles: technician@SITE referring_doctor@SITE site_admin@SITE reader@GROUP senior_reader@GROUP hub_admin
 `
@@ -80,7 +81,9 @@ func (d Deps) Main(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	if d.Audit == nil {
 		host, _ := os.Hostname()
-		l, err := audit.New(d.Store, audit.Config{Node: audit.SanitizeNode(fmt.Sprintf("cli_%s_%d", host, time.Now().UnixNano()))}, d.Log, nil)
+		// The command's own short chain needs no anchor line on the
+		// operator's terminal; its checkpoint still vouches for the hubs.
+		l, err := audit.New(d.Store, audit.Config{Node: audit.SanitizeNode(fmt.Sprintf("cli_%s_%d", host, time.Now().UnixNano())), NoAnchorLog: true}, d.Log, nil)
 		if err != nil {
 			return err
 		}
@@ -500,8 +503,23 @@ func (d Deps) auditCmd(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	switch args[0] {
 	case "verify":
-		rep, err := audit.Verify(ctx, d.Store)
-		fmt.Fprintf(stdout, "audit trail: %d node(s), %d segment(s), %d record(s)\n", rep.Nodes, rep.Segments, rep.Records)
+		fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		var anchors multi
+		fs.Var(&anchors, "anchor", "NODE:SEQ:HASH from a hub's \"audit checkpoint\" log line, kept off the hub (repeatable): must still be in the trail")
+		if err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		var opts audit.VerifyOptions
+		for _, a := range anchors {
+			c, err := audit.ParseClaim(a)
+			if err != nil {
+				return fmt.Errorf("%w: %v", ErrUsage, err)
+			}
+			opts.Anchors = append(opts.Anchors, c)
+		}
+		rep, err := audit.Verify(ctx, d.Store, opts)
+		fmt.Fprintf(stdout, "audit trail: %d node(s), %d segment(s), %d record(s), %d cross-node claim(s) and anchor(s) checked\n", rep.Nodes, rep.Segments, rep.Records, rep.Claims)
 		for _, p := range rep.Problems {
 			fmt.Fprintf(stdout, "PROBLEM: %s\n", p)
 		}
