@@ -134,7 +134,11 @@ func Middleware(rec Recorder, who Who, opts MiddlewareOptions) gin.HandlerFunc {
 		if hw.passing {
 			return // the record was stored before the answer started streaming
 		}
-		if recErr != nil {
+		// A refusal or failure (4xx, 5xx) acknowledged nothing, so its answer
+		// stands without a durable record: it says why (a DICOM failure
+		// reason, "retry" on 503) better than a generic 503 would, and a
+		// client must not retry a bad file because the audit store is down.
+		if recErr != nil && hw.status < 400 {
 			// Nothing has been sent: replace the held answer.
 			h := hw.ResponseWriter.Header()
 			for k := range h {
