@@ -107,10 +107,12 @@ cp "$here/glue.c" "$src/hl_glue.c"
 CC=clang-14
 CFLAGS="--target=wasm32-wasi --sysroot=/usr -O2 -DNDEBUG -DOPJ_STATIC -msimd128 -mbulk-memory -mnontrapping-fptoint -msign-ext -ffile-prefix-map=$work=. -fno-ident -Wno-everything"
 objs=
-for f in $files hl_glue; do
-	(cd "$work" && $CC $CFLAGS -c "$src/$f.c" -o "$work/$f.o")
+for f in $files; do
+	(cd "$work" && $CC $CFLAGS -finstrument-function-entry-bare -c "$src/$f.c" -o "$work/$f.o")
 	objs="$objs $work/$f.o"
 done
+(cd "$work" && $CC $CFLAGS -c "$src/hl_glue.c" -o "$work/hl_glue.o")
+objs="$objs $work/hl_glue.o"
 out="$work/openjp2.wasm"
 # Reactor: no main, _initialize runs the C constructors. Only the glue's
 # entry points are exported; --gc-sections drops the encoder and file I/O.
