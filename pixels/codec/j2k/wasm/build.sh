@@ -125,9 +125,11 @@ $CC --target=wasm32-wasi --sysroot=/usr -mexec-model=reactor -O2 \
 sum=$(cd "$work" && sha256sum openjp2.wasm)
 if [ "$mode" = check ]; then
 	want=$(cat "$here/openjp2.wasm.sha256")
-	if [ "$sum" != "$want" ] || ! cmp -s "$out" "$here/openjp2.wasm"; then
-		echo "build.sh --check: FAILED: rebuilt $sum" >&2
-		echo "build.sh --check:         committed $want" >&2
+	have=$(cd "$here" && sha256sum openjp2.wasm)
+	if [ "$sum" != "$want" ] || [ "$have" != "$want" ] || ! cmp -s "$out" "$here/openjp2.wasm"; then
+		echo "build.sh --check: FAILED: rebuilt          $sum" >&2
+		echo "build.sh --check:         committed        $have" >&2
+		echo "build.sh --check:         openjp2.wasm.sha256 $want" >&2
 		[ -z "$drift" ] || echo "build.sh --check: toolchain differs from the pinned one:$drift" >&2
 		exit 1
 	fi
