@@ -37,7 +37,7 @@ func FuzzDecode(f *testing.F) {
 		if signed {
 			info.PixelRepresentation = 1
 		}
-		fr, err := Decoder{}.Decode(src, info)
+		fr, err := wasmDecode(src, info)
 		if err != nil {
 			assertTyped(t, err)
 			return

@@ -33,7 +33,7 @@ func assertTyped(t testing.TB, err error) {
 func TestCorpusDecodes(t *testing.T) {
 	ok := 0
 	for _, fr := range corpusFrames(t) {
-		f, err := Decoder{}.Decode(fr.src, fr.info)
+		f, err := wasmDecode(fr.src, fr.info)
 		if err != nil {
 			assertTyped(t, err)
 			t.Logf("%s: %v", fr.name, err)
@@ -55,7 +55,7 @@ func TestConcurrent(t *testing.T) {
 	var good []corpusFrame
 	var want [][]byte
 	for _, fr := range corpusFrames(t) {
-		if f, err := (Decoder{}).Decode(fr.src, fr.info); err == nil {
+		if f, err := wasmDecode(fr.src, fr.info); err == nil {
 			good = append(good, fr)
 			want = append(want, f.Data)
 		}
@@ -65,7 +65,7 @@ func TestConcurrent(t *testing.T) {
 	for range 4 {
 		for i, fr := range good {
 			wg.Go(func() {
-				f, err := Decoder{}.Decode(fr.src, fr.info)
+				f, err := wasmDecode(fr.src, fr.info)
 				if err != nil {
 					errs <- err
 					return
@@ -89,7 +89,7 @@ func firstGood(t *testing.T, lossless bool) corpusFrame {
 		if lossless && fr.info.TransferSyntax != pixels.JPEG2000Lossless {
 			continue
 		}
-		if _, err := (Decoder{}).Decode(fr.src, fr.info); err == nil {
+		if _, err := wasmDecode(fr.src, fr.info); err == nil {
 			return fr
 		}
 	}
@@ -142,7 +142,7 @@ func TestHugeImageRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
-			n := allocatedDuring(func() { _, err = Decoder{}.Decode(huge, tc.info) })
+			n := allocatedDuring(func() { _, err = wasmDecode(huge, tc.info) })
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err %v, want %v", err, tc.want)
 			}
@@ -164,7 +164,7 @@ func TestMemoryBudget(t *testing.T) {
 	var fr corpusFrame
 	for _, c := range corpusFrames(t) {
 		if c.info.Rows*c.info.Columns > fr.info.Rows*fr.info.Columns {
-			if _, err := (Decoder{}).Decode(c.src, c.info); err == nil {
+			if _, err := wasmDecode(c.src, c.info); err == nil {
 				fr = c
 			}
 		}
@@ -176,7 +176,7 @@ func TestMemoryBudget(t *testing.T) {
 	saved := memoryBudget
 	t.Cleanup(func() { memoryBudget = saved })
 	memoryBudget = func(uint64) uint64 { return limit }
-	_, err := Decoder{}.Decode(fr.src, fr.info)
+	_, err := wasmDecode(fr.src, fr.info)
 	if !errors.Is(err, pixels.ErrTooLarge) || strings.Contains(err.Error(), "does not fit") {
 		t.Fatalf("%s within %d MiB: %v, want OpenJPEG to fail with ErrTooLarge", fr.name, limit>>20, err)
 	}
@@ -187,7 +187,7 @@ func TestCancelled(t *testing.T) {
 	fr := firstGood(t, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Decoder{}.DecodeContext(ctx, fr.src, fr.info)
+	_, err := decodeWasm(ctx, fr.src, fr.info)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled context: %v", err)
 	}
@@ -195,7 +195,7 @@ func TestCancelled(t *testing.T) {
 	saved := DecodeTimeout
 	t.Cleanup(func() { DecodeTimeout = saved })
 	DecodeTimeout = -1
-	_, err = Decoder{}.Decode(fr.src, fr.info)
+	_, err = wasmDecode(fr.src, fr.info)
 	if !errors.Is(err, pixels.ErrTooLarge) || !strings.Contains(err.Error(), "time limit") {
 		t.Fatalf("expired time limit: %v", err)
 	}
@@ -225,7 +225,7 @@ func TestTrapIsError(t *testing.T) {
 	}
 	t.Log(cerr)
 	fr := firstGood(t, false)
-	if _, err := (Decoder{}).Decode(fr.src, fr.info); err != nil {
+	if _, err := wasmDecode(fr.src, fr.info); err != nil {
 		t.Fatalf("after a trap: %v", err)
 	}
 }
@@ -239,11 +239,17 @@ func TestShortAndBadInput(t *testing.T) {
 		"jp2 box": append([]byte{0, 0, 0, 12, 'j', 'P', ' ', ' ', 0x0d, 0x0a, 0x87, 0x0a}, make([]byte, 32)...),
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := Decoder{}.Decode(src, info)
+			_, err := wasmDecode(src, info)
 			if err == nil {
 				t.Fatal("decoded garbage")
 			}
 			assertTyped(t, err)
 		})
 	}
+}
+
+// wasmDecode is the default decoder, called directly so these tests also
+// cover it in a -tags huren_openjpeg build, where Decoder is the native one.
+func wasmDecode(src []byte, info pixels.Info) (*pixels.Frame, error) {
+	return decodeWasm(context.Background(), src, info)
 }
