@@ -13,12 +13,11 @@ require (
 	github.com/prometheus/client_golang v1.25.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/suyashkumar/dicom v1.1.0
+	github.com/tetratelabs/wazero v1.12.0
 	golang.org/x/crypto v0.58.0
 	golang.org/x/image v0.47.0
 	golang.org/x/text v0.43.0
 )
-
-require github.com/tetratelabs/wazero v1.12.0 // indirect
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
