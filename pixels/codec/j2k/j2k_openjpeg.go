@@ -1,4 +1,9 @@
-//go:build cgo
+//go:build cgo && huren_openjpeg
+
+// The native OpenJPEG decoder, opt-in with -tags huren_openjpeg (needs cgo
+// and libopenjp2-7-dev): kept for the differential test against the wasm
+// build and the side-by-side benchmark. Debian links the same OpenJPEG
+// version (2.5.0-2+deb12u3) as the one wasm/build.sh compiles.
 
 package j2k
 
@@ -125,17 +130,24 @@ out:
 import "C"
 
 import (
+	"context"
 	"fmt"
 	"unsafe"
 
 	"github.com/huren-health/huren/pixels"
 )
 
-// Available reports whether this build has the codec.
-const Available = true
+// DecodeContext decodes with the native OpenJPEG library; ctx is only
+// checked before starting (a cgo call cannot be interrupted).
+func (Decoder) DecodeContext(ctx context.Context, src []byte, info pixels.Info) (*pixels.Frame, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("jpeg 2000: %w", err)
+	}
+	return decodeOpenJPEG(src, info)
+}
 
-// Decode decodes one JPEG 2000 / HTJ2K codestream into Frame layout.
-func (Decoder) Decode(src []byte, info pixels.Info) (*pixels.Frame, error) {
+// decodeOpenJPEG decodes one JPEG 2000 / HTJ2K codestream into Frame layout.
+func decodeOpenJPEG(src []byte, info pixels.Info) (*pixels.Frame, error) {
 	if len(src) < 12 {
 		return nil, fmt.Errorf("jpeg 2000: frame of %d bytes: %w", len(src), pixels.ErrCorrupt)
 	}
@@ -148,7 +160,7 @@ func (Decoder) Decode(src []byte, info pixels.Info) (*pixels.Frame, error) {
 		f := pixels.NewFrame(info, outPhotometric(info.Photometric))
 		return decodeInto(f, src, info, errbuf)
 	}
-	return nil, j2kError(rc, C.GoString(errbuf), info)
+	return nil, j2kError(int(rc), C.GoString(errbuf), info)
 }
 
 func decodeInto(f *pixels.Frame, src []byte, info pixels.Info, errbuf *C.char) (*pixels.Frame, error) {
@@ -159,15 +171,5 @@ func decodeInto(f *pixels.Frame, src []byte, info pixels.Info, errbuf *C.char) (
 	if rc == 0 {
 		return f, nil
 	}
-	return nil, j2kError(rc, C.GoString(errbuf), info)
-}
-
-func j2kError(rc C.int, msg string, info pixels.Info) error {
-	switch rc {
-	case 2:
-		return fmt.Errorf("jpeg 2000: codestream geometry disagrees with the header (%d×%d×%d): %w", info.Columns, info.Rows, info.SamplesPerPixel, pixels.ErrCorrupt)
-	case 4:
-		return fmt.Errorf("jpeg 2000: subsampled or reduced components are not supported: %w", pixels.ErrCorrupt)
-	}
-	return fmt.Errorf("jpeg 2000: openjpeg: %s: %w", msg, pixels.ErrCorrupt)
+	return nil, j2kError(int(rc), C.GoString(errbuf), info)
 }
