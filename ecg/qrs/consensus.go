@@ -9,9 +9,19 @@ package qrs
 // first. Summing energy across leads instead lets one noisy electrode drive
 // the beat list (measured on MIT-BIH 103 and 105).
 func Consensus(leads [][]float64, fs float64) (beats []int, lead int) {
-	det := make([][]int, len(leads))
+	prs := make([]*Prepared, len(leads))
 	for i, l := range leads {
-		det[i] = Detect(l, fs)
+		prs[i] = Prepare(l, fs)
+	}
+	return ConsensusOf(prs, fs, Default)
+}
+
+// ConsensusOf is Consensus on prepared leads (nil entries are flat or short
+// leads) with explicit parameters.
+func ConsensusOf(prs []*Prepared, fs float64, p Params) (beats []int, lead int) {
+	det := make([][]int, len(prs))
+	for i, pr := range prs {
+		det[i] = pr.Detect(p)
 	}
 	tol := int(0.1 * fs)
 	best, bestScore := -1, -1.0

@@ -2,6 +2,7 @@ package wfdb
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -51,6 +52,7 @@ func ReadAnnotations(r io.Reader) ([]ecg.Annotation, error) {
 	var out []ecg.Annotation
 	var t int64
 	var w [2]byte
+	var aux [1024]byte // the 10-bit length bounds AUX at 1023 bytes (+1 pad)
 	for {
 		if _, err := io.ReadFull(br, w[:]); err != nil {
 			if errors.Is(err, io.EOF) {
@@ -78,8 +80,16 @@ func ReadAnnotations(r io.Reader) ([]ecg.Annotation, error) {
 			// NUM, SUB, CHN modify the previous annotation's fields we do not keep.
 		case a == 63: // AUX: i bytes of text, padded to even
 			n := int(i + i&1)
-			if _, err := br.Discard(n); err != nil {
+			if _, err := io.ReadFull(br, aux[:n]); err != nil {
 				return nil, fmt.Errorf("wfdb annotations: AUX: %w", ecg.ErrTruncated)
+			}
+			if k := len(out) - 1; k >= 0 {
+				// Text up to the first NUL, as the WFDB library stores it.
+				txt := aux[:i]
+				if z := bytes.IndexByte(txt, 0); z >= 0 {
+					txt = txt[:z]
+				}
+				out[k].Aux = string(txt)
 			}
 		default:
 			t += i

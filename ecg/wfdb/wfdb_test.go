@@ -135,7 +135,9 @@ func TestAnnotationsTruncated(t *testing.T) {
 			t.Errorf("cut at %d (word boundary): %v", cut, err)
 			continue
 		}
-		if len(anns) > len(full) || !slices.Equal(anns, full[:len(anns)]) {
+		// The last annotation of a prefix may have lost its AUX text.
+		same := func(a, b ecg.Annotation) bool { return a.Sample == b.Sample && a.Code == b.Code }
+		if len(anns) > len(full) || !slices.EqualFunc(anns, full[:len(anns)], same) {
 			t.Errorf("cut at %d: %d annotations, not a prefix of the full list", cut, len(anns))
 		}
 	}
@@ -160,7 +162,7 @@ func TestNegativeSkip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []ecg.Annotation{{Sample: 100, Code: "N"}, {Sample: 2110, Code: "A"}, {Sample: 3110, Code: "N"}, {Sample: 5100, Code: "V"}, {Sample: 73115, Code: "N"}}
+	want := []ecg.Annotation{{Sample: 100, Code: "N"}, {Sample: 2110, Code: "A", Aux: "AB"}, {Sample: 3110, Code: "N"}, {Sample: 5100, Code: "V"}, {Sample: 73115, Code: "N"}}
 	if diff := cmp.Diff(want, anns); diff != "" {
 		t.Errorf("annotations (-want +got):\n%s", diff)
 	}
