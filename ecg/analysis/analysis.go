@@ -33,7 +33,32 @@ type Quality struct {
 	Good    bool                  `json:"good"`
 	Summary string                `json:"summary"`
 	Leads   []measure.LeadQuality `json:"leads"`
+	// Windows is the verdict per 10 s stretch (one window for a resting
+	// ECG): good when every analysed lead is good there, poor when no lead
+	// is usable (the stretch is left out: no beats, no measurement),
+	// usable otherwise.
+	Windows []WindowVerdict `json:"windows,omitempty"`
+	// AnalysedS is the duration of the stretches that were analysed.
+	AnalysedS float64 `json:"analysed_s"`
 }
+
+// WindowVerdict is the record-level verdict on one window.
+type WindowVerdict struct {
+	StartS    float64  `json:"start_s"`
+	EndS      float64  `json:"end_s"`
+	Verdict   string   `json:"verdict"`
+	PoorLeads []string `json:"poor_leads,omitempty"`
+	// Agreement is the best beat-by-beat agreement between two analysed
+	// detection leads in the window (matched / (n₁ + n₂ − matched), the
+	// bSQI of Li, Mark & Clifford 2008); nil with fewer than two.
+	Agreement *float64 `json:"lead_agreement,omitempty"`
+	Problems  []string `json:"problems,omitempty"`
+}
+
+// minAgreement: below it the analysed leads tell different beat stories
+// (noise or T waves taken for beats in one of them); with noise in the
+// window it is then poor.
+const minAgreement = 0.8
 
 // Comparison puts a device-made measurement next to Huren's.
 type Comparison struct {
@@ -128,7 +153,7 @@ func Analyze(rec *ecg.Record, opts Options) (*Analysis, error) {
 		raw[i] = l.Samples
 		a.Clean[i] = dsp.Clean(l.Samples, rec.FS, fo)
 	}
-	// Signal quality first.
+	// Signal quality first: what makes a whole lead unreadable.
 	usable := make([]bool, len(leads))
 	nGood := 0
 	for i, l := range leads {
@@ -139,36 +164,60 @@ func Analyze(rec *ecg.Record, opts Options) (*Analysis, error) {
 			nGood++
 		}
 	}
-	a.Quality.Good, a.Quality.Summary = overall(a.Quality.Leads)
 	if a.DurationS < MinSeconds {
 		a.notInterpretable(fmt.Sprintf("recording too short: %.2f s (need ≥ %.0f s)", a.DurationS, MinSeconds))
 	}
-	if !a.Quality.Good {
-		a.notInterpretable("poor signal quality: " + a.Quality.Summary)
-	}
 	if nGood == 0 {
+		a.Quality.Good, a.Quality.Summary = overall(a.Quality.Leads)
+		a.notInterpretable("poor signal quality: " + a.Quality.Summary)
 		a.Measurements.Rhythm = []measure.Label{}
 		return a, nil
 	}
-	// QRS detection on usable leads, preferred rhythm leads first.
+	// QRS detection on each usable lead (preferred rhythm leads first),
+	// then every lead is judged window by window with its own beats; a
+	// lead poor throughout is dropped.
 	order := detectionOrder(leads, usable)
 	if len(order) > maxDetectLeads {
 		order = order[:maxDetectLeads]
 	}
-	sig := make([][]float64, len(order))
+	perLead := make([][]int, len(order))
 	for k, i := range order {
-		sig[k] = a.Clean[i]
+		perLead[k] = qrs.Detect(a.Clean[i], rec.FS)
+		measure.AssessWindows(&a.Quality.Leads[i], a.Clean[i], perLead[k], rec.FS)
+		if !a.Quality.Leads[i].Good {
+			usable[i], perLead[k] = false, nil
+		}
 	}
-	beats, which := qrs.Consensus(sig, rec.FS)
+	which := qrs.Best(perLead, rec.FS)
+	var consensus []int
+	if which >= 0 {
+		consensus = perLead[which]
+	}
+	for i := range leads {
+		if !slices.Contains(order, i) {
+			measure.AssessWindows(&a.Quality.Leads[i], a.Clean[i], consensus, rec.FS)
+			usable[i] = a.Quality.Leads[i].Good
+		}
+	}
+	a.Quality.Good, a.Quality.Summary = overall(a.Quality.Leads)
+	stretches := a.windowVerdicts(rec.FS, order, perLead)
+	if !a.Quality.Good {
+		a.notInterpretable("poor signal quality: " + a.Quality.Summary)
+	} else if len(stretches) == 0 {
+		a.notInterpretable("poor signal quality throughout: repeat the ECG")
+	}
+	beats := windowBeats(a.Quality.Leads, order, perLead, which, rec.FS)
 	if which >= 0 {
 		a.BeatLead = leads[order[which]].Name
 	}
+	// Beats are reported for the analysed stretches only.
+	beats = inStretches(beats, stretches)
 	if beats == nil {
 		beats = []int{}
 	}
 	a.Beats = beats
-	rr := measure.Rates(beats, rec.FS)
-	if a.DurationS >= MinSeconds {
+	rr := stretchRates(beats, stretches, rec.FS)
+	if a.DurationS >= MinSeconds && len(stretches) > 0 {
 		switch {
 		case len(beats) < 2:
 			a.notInterpretable("no QRS complexes detected")
@@ -176,8 +225,11 @@ func Analyze(rec *ecg.Record, opts Options) (*Analysis, error) {
 			a.notInterpretable(fmt.Sprintf("implausible rate %.0f bpm: detections are noise", rr.HR))
 		}
 	}
-	ref := order[max(which, 0)]
-	a.Template = measure.MedianBeat(a.Clean, usable, beats, rec.FS, ref)
+	ref := 0
+	if which >= 0 {
+		ref = order[which]
+	}
+	a.Template = measure.MedianBeat(a.Clean, usable, spread(beats, maxTemplateBeats), rec.FS, ref)
 	a.Measurements = measure.Measure(a.Template, a.Leads, rr)
 	if len(leads) < 3 {
 		a.Notes = append(a.Notes, fmt.Sprintf("%d-lead recording: axis and ST analysis need the 12-lead set", len(leads)))
@@ -214,23 +266,253 @@ func (a *Analysis) notInterpretable(reason string) {
 	a.Reasons = append(a.Reasons, reason)
 }
 
-// Interpretable starts true; notInterpretable clears it. Set in overall().
+// overall is the lead-level verdict. A 12-lead-style recording (8 leads or
+// more) needs most leads for axis and ST analysis: more than a quarter
+// unusable means repeating it. A recording with fewer leads (a Holter or
+// monitoring strip) is analysed as long as one lead is usable, and says
+// which leads were left out.
 func overall(ls []measure.LeadQuality) (bool, string) {
-	var bad []string
+	var bad, remarks []string
 	for _, l := range ls {
 		if !l.Good {
 			bad = append(bad, fmt.Sprintf("%s (%s)", l.Lead, strings.Join(l.Problems, ", ")))
+		} else if len(l.Problems) > 0 {
+			remarks = append(remarks, fmt.Sprintf("%s (%s)", l.Lead, strings.Join(l.Problems, ", ")))
 		}
 	}
 	n := len(ls)
+	note := ""
+	if len(remarks) > 0 {
+		note = "; remarks: " + strings.Join(remarks, "; ")
+	}
 	switch {
-	case len(bad) == 0:
+	case len(bad) == 0 && len(remarks) == 0:
 		return true, "all leads acceptable"
-	case n <= 2 || len(bad)*4 > n:
+	case len(bad) == 0:
+		return true, "acceptable" + note
+	case len(bad) == n || (n >= 8 && len(bad)*4 > n):
 		return false, "repeat the ECG — " + strings.Join(bad, "; ")
 	default:
-		return true, "acceptable; excluded from analysis: " + strings.Join(bad, "; ")
+		return true, "acceptable; excluded from analysis: " + strings.Join(bad, "; ") + note
 	}
+}
+
+// windowBeats assembles the beat list window by window: in each window the
+// beats come from the detection lead judged best there (good before usable;
+// among equals the consensus lead, then the best QRS correlation), so one
+// lead's noisy stretch does not put noise into the beat list while another
+// lead is clean. Where two leads meet at a window edge, a beat closer than
+// 240 ms to the previous one is the same complex seen twice and dropped.
+func windowBeats(qs []measure.LeadQuality, order []int, perLead [][]int, which int, fs float64) []int {
+	if which < 0 {
+		return nil
+	}
+	rank := func(v string) int {
+		switch v {
+		case measure.VerdictGood:
+			return 0
+		case measure.VerdictUsable:
+			return 1
+		}
+		return 2
+	}
+	corr := func(w measure.WindowQuality) float64 {
+		if w.BeatCorr == nil {
+			return 0
+		}
+		return *w.BeatCorr
+	}
+	var out []int
+	nw := len(qs[order[which]].Windows)
+	for k := 0; k < nw; k++ {
+		best := which
+		for j, i := range order {
+			if perLead[j] == nil || k >= len(qs[i].Windows) {
+				continue
+			}
+			wj, wb := qs[i].Windows[k], qs[order[best]].Windows[k]
+			if r, rb := rank(wj.Verdict), rank(wb.Verdict); r < rb || (r == rb && best != which && corr(wj) > corr(wb)) {
+				best = j
+			}
+		}
+		w := qs[order[best]].Windows[k]
+		lo, hi := int(math.Round(w.StartS*fs)), int(math.Round(w.EndS*fs))
+		for _, b := range perLead[best] {
+			if b < lo || b >= hi {
+				continue
+			}
+			if n := len(out); n > 0 && b-out[n-1] < int(0.24*fs) {
+				continue
+			}
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// windowVerdicts fills a.Quality.Windows from the per-lead windows and
+// returns the analysed stretches (sample ranges, adjacent windows merged).
+func (a *Analysis) windowVerdicts(fs float64, order []int, perLead [][]int) [][2]int {
+	wins := measure.Windows(a.Samples, fs)
+	var out [][2]int
+	for k, w := range wins {
+		var dets [][]int
+		for j, i := range order {
+			if q := a.Quality.Leads[i]; perLead[j] != nil && k < len(q.Windows) && q.Windows[k].Verdict != measure.VerdictPoor {
+				dets = append(dets, inStretches(perLead[j], [][2]int{w}))
+			}
+		}
+		v := WindowVerdict{StartS: float64(w[0]) / fs, EndS: float64(w[1]) / fs, Verdict: measure.VerdictGood}
+		analysed := 0
+		for _, q := range a.Quality.Leads {
+			if !q.Good || k >= len(q.Windows) {
+				continue // excluded leads are reported at the lead level
+			}
+			switch q.Windows[k].Verdict {
+			case measure.VerdictPoor:
+				v.PoorLeads = append(v.PoorLeads, q.Lead)
+			case measure.VerdictUsable:
+				analysed++
+				v.Verdict = measure.VerdictUsable
+			default:
+				analysed++
+			}
+		}
+		if len(dets) >= 2 {
+			best := 0.0
+			for x := range dets {
+				for y := x + 1; y < len(dets); y++ {
+					best = max(best, agreement(dets[x], dets[y], fs))
+				}
+			}
+			v.Agreement = &best
+			if best < minAgreement {
+				v.Problems = append(v.Problems, "leads_disagree")
+				// With noise in the window the beat list cannot be
+				// trusted; between clean leads the disagreement is the
+				// detector's (e.g. paced complexes, MIT-BIH 102) and the
+				// consensus lead's beats stand.
+				if v.Verdict != measure.VerdictGood {
+					analysed = 0
+				} else {
+					v.Verdict = measure.VerdictUsable
+				}
+			}
+		}
+		if analysed == 0 {
+			v.Verdict = measure.VerdictPoor
+		} else if len(v.PoorLeads) > 0 {
+			v.Verdict = measure.VerdictUsable
+		}
+		a.Quality.Windows = append(a.Quality.Windows, v)
+		if analysed == 0 {
+			continue
+		}
+		a.Quality.AnalysedS += v.EndS - v.StartS
+		if n := len(out); n > 0 && out[n-1][1] == w[0] {
+			out[n-1][1] = w[1]
+		} else {
+			out = append(out, w)
+		}
+	}
+	if len(out) < len(wins) && len(out) > 0 {
+		a.Notes = append(a.Notes, fmt.Sprintf("%.0f s of %.0f s analysed: poor-quality stretches left out (see quality.windows)", a.Quality.AnalysedS, a.DurationS))
+	}
+	return out
+}
+
+// agreement is matched / (n₁ + n₂ − matched) with the EC57 150 ms
+// tolerance (the fiducial of a wide paced or ventricular complex can sit
+// over 100 ms apart in two leads: MIT-BIH 102); 1 when both lists are
+// empty.
+func agreement(x, y []int, fs float64) float64 {
+	if len(x)+len(y) == 0 {
+		return 1
+	}
+	m := qrs.Compare(x, y, int(0.15*fs)).TP
+	return float64(m) / float64(len(x)+len(y)-m)
+}
+
+// maxTemplateBeats bounds the beats the median beat is built from: a
+// 30-minute Holter has 2,000 or more, and the median of an evenly spread
+// 240 represents the dominant morphology as well at a tenth of the cost
+// (the median beat was 90 % of the analysis time of an MIT-BIH record).
+const maxTemplateBeats = 240
+
+// spread returns at most n beats evenly spread over beats.
+func spread(beats []int, n int) []int {
+	if len(beats) <= n {
+		return beats
+	}
+	out := make([]int, n)
+	for k := range out {
+		out[k] = beats[k*len(beats)/n]
+	}
+	return out
+}
+
+// inStretches keeps the beats inside the stretches.
+func inStretches(beats []int, st [][2]int) []int {
+	var out []int
+	for _, b := range beats {
+		for _, s := range st {
+			if b >= s[0] && b < s[1] {
+				out = append(out, b)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// stretchRates is measure.Rates over several stretches: no RR interval
+// spans a left-out stretch (that gap is not a pause), and the statistics
+// are pooled.
+func stretchRates(beats []int, st [][2]int, fs float64) measure.RRStats {
+	if len(st) <= 1 {
+		return measure.Rates(beats, fs)
+	}
+	var parts []measure.RRStats
+	for _, s := range st {
+		parts = append(parts, measure.Rates(inStretches(beats, [][2]int{s}), fs))
+	}
+	out := measure.RRStats{Beats: len(beats)}
+	var n, sumRR, irr float64
+	for _, p := range parts {
+		k := float64(p.Beats - 1)
+		if k < 1 {
+			continue
+		}
+		n += k
+		sumRR += k * p.MeanRR
+		if p.Beats > 2 {
+			irr += float64(p.Beats-2) * p.Irregularity * p.MeanRR
+		}
+		if p.LongestRR > out.LongestRR {
+			out.LongestRR, out.LongestRRAt = p.LongestRR, p.LongestRRAt
+		}
+		if out.HRMin == 0 || p.HRMin < out.HRMin {
+			out.HRMin = p.HRMin
+		}
+		out.HRMax = max(out.HRMax, p.HRMax)
+	}
+	if n == 0 {
+		return out
+	}
+	out.MeanRR = sumRR / n
+	out.HR = 60000 / out.MeanRR
+	v, diffs := 0.0, 0.0
+	for _, p := range parts {
+		if k := float64(p.Beats - 1); k >= 1 {
+			v += k * (p.SDRR*p.SDRR + (p.MeanRR-out.MeanRR)*(p.MeanRR-out.MeanRR))
+			diffs += max(0, k-1)
+		}
+	}
+	out.SDRR = math.Sqrt(v / n)
+	if diffs > 0 {
+		out.Irregularity = irr / diffs / out.MeanRR
+	}
+	return out
 }
 
 // completeLeads returns the record's leads plus III, aVR, aVL, aVF derived

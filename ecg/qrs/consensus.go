@@ -23,6 +23,16 @@ func ConsensusOf(prs []*Prepared, fs float64, p Params) (beats []int, lead int) 
 	for i, pr := range prs {
 		det[i] = pr.Detect(p)
 	}
+	best := Best(det, fs)
+	if best < 0 {
+		return nil, -1
+	}
+	return det[best], best
+}
+
+// Best returns the index of the detection list that agrees best with the
+// others (the Consensus criterion), or -1 when every list is empty.
+func Best(det [][]int, fs float64) int {
 	tol := int(0.1 * fs)
 	best, bestScore := -1, -1.0
 	for i := range det {
@@ -47,10 +57,7 @@ func ConsensusOf(prs []*Prepared, fs float64, p Params) (beats []int, lead int) 
 			best, bestScore = i, score
 		}
 	}
-	if best < 0 {
-		return nil, -1
-	}
-	return det[best], best
+	return best
 }
 
 // near reports whether sorted s has a value within tol of v.

@@ -13,7 +13,7 @@ import (
 // decision parameters on MIT-BIH: for each fold, pick the grid point with
 // the fewest errors (FN+FP, EC57 scoring) on that fold's records, then report
 // it on the other fold, which it never saw. It runs only with
-// HUREN_QRS_CV=1 (about 50 parameter sets × 36 records: a tuning run, not a
+// HUREN_QRS_CV=1 (80 parameter sets × 36 records: a tuning run, not a
 // check); TestMITDBDetection checks the shipped Default on every record.
 //
 //	HUREN_QRS_CV=1 go test ./ecg/qrs -run CrossValidation -v
@@ -26,7 +26,7 @@ func TestMITDBCrossValidation(t *testing.T) {
 	for _, th := range []float64{0.15, 0.2, 0.25, 0.3, 0.35} {
 		for _, sb := range []float64{1.4, 1.5, 1.66, 1.8} {
 			for _, tw := range []float64{0.3, 0.4, 0.5, 0.6} {
-				grid = append(grid, qrs.Params{Threshold: th, SearchBack: sb, TWaveSlope: tw})
+				grid = append(grid, qrs.Params{Threshold: th, SearchBack: sb, TWaveSlope: tw, SignalCap: qrs.Default.SignalCap})
 			}
 		}
 	}

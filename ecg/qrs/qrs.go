@@ -37,10 +37,17 @@ type Params struct {
 	// TWaveSlope: a candidate within 360 ms of the last beat whose maximum
 	// slope is below TWaveSlope × that beat's is taken as a T wave.
 	TWaveSlope float64
+	// SignalCap bounds the running QRS level at SignalCap × the record's
+	// typical QRS energy (median of 2 s block maxima): a burst of large
+	// artefact accepted as beats would otherwise raise the threshold above
+	// every real QRS that follows, and the detector goes deaf until the
+	// next artefact (MIT-BIH NST 118e_6: 20 % of beats lost in the clean
+	// stretches after the noise). 0 disables the bound.
+	SignalCap float64
 }
 
 // Default are the parameters Detect and Consensus use.
-var Default = Params{Threshold: 0.25, SearchBack: 1.66, TWaveSlope: 0.5}
+var Default = Params{Threshold: 0.25, SearchBack: 1.66, TWaveSlope: 0.5, SignalCap: 2}
 
 // Detect returns the sample index of every QRS complex in x (one lead,
 // microvolts or any linear unit, sampled at fs), in increasing order. A flat
@@ -61,6 +68,7 @@ func DetectWith(x []float64, fs float64, p Params) []int {
 type Prepared struct {
 	mwi, slope []float64
 	fs         float64
+	typical    float64 // median of 2 s block maxima of mwi
 }
 
 // Prepare runs the parameter-independent stages; nil for a flat or short
@@ -92,7 +100,7 @@ func Prepare(x []float64, fs float64) *Prepared {
 		slope[i] = math.Abs(v)
 	}
 	mwi := movingAverage(energy, int(0.15*fs)|1)
-	return &Prepared{mwi: mwi, slope: slope, fs: fs}
+	return &Prepared{mwi: mwi, slope: slope, fs: fs, typical: robustPeak(mwi, int(2*fs))}
 }
 
 // Detect runs the decision stage with p.
@@ -100,7 +108,7 @@ func (pr *Prepared) Detect(p Params) []int {
 	if pr == nil {
 		return nil
 	}
-	return threshold(pr.mwi, pr.slope, pr.fs, p)
+	return threshold(pr.mwi, pr.slope, pr.fs, pr.typical, p)
 }
 
 // robustPeak is the median over 2 s blocks of the block's max |x|: the
@@ -151,7 +159,7 @@ type peak struct {
 	amp float64
 }
 
-func threshold(mwi, slope []float64, fs float64, p Params) []int {
+func threshold(mwi, slope []float64, fs, typical float64, p Params) []int {
 	n := len(mwi)
 	refr := int(0.2 * fs)
 	// Candidate peaks: local maxima of the integrated energy, the larger of
@@ -183,6 +191,9 @@ func threshold(mwi, slope []float64, fs float64, p Params) []int {
 	}
 	mean /= float64(learn)
 	spk, npk := 0.5*mx, 0.5*mean
+	if p.SignalCap > 0 {
+		spk = min(spk, p.SignalCap*typical)
+	}
 	thr := func() float64 { return npk + p.Threshold*(spk-npk) }
 
 	var beats []int
@@ -210,6 +221,9 @@ func threshold(mwi, slope []float64, fs float64, p Params) []int {
 			spk = 0.25*c.amp + 0.75*spk
 		} else {
 			spk = 0.125*c.amp + 0.875*spk
+		}
+		if p.SignalCap > 0 {
+			spk = min(spk, p.SignalCap*typical)
 		}
 		if len(beats) > 0 {
 			iv := float64(c.i - beats[len(beats)-1])
