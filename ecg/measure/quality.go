@@ -352,18 +352,18 @@ func assessWindow(c, hp []float64, w [2]int, beats []int, fs, typ float64) (wq W
 	if mx := slices.Max(absSlice(c)); typ > 0 && mx > spikeRatio*typ && mx > 3000 {
 		add(Spikes, VerdictPoor)
 	}
-	wq.NoiseRatio = noiseRatio(c, fs)
-	switch {
-	case wq.NoiseRatio > noiseRatioPoor:
-		add(MotionNoise, VerdictPoor)
-	case wq.NoiseRatio > noiseRatioUsable:
-		add(MotionNoise, VerdictUsable)
-	}
 	var in []int
 	for _, b := range beats {
 		if b >= w[0] && b < w[1] {
 			in = append(in, b-w[0])
 		}
+	}
+	wq.NoiseRatio = noiseRatio(c, in, fs)
+	switch {
+	case wq.NoiseRatio > noiseRatioPoor:
+		add(MotionNoise, VerdictPoor)
+	case wq.NoiseRatio > noiseRatioUsable:
+		add(MotionNoise, VerdictUsable)
 	}
 	if r, ok := beatCorr(c, in, fs); ok {
 		wq.BeatCorr = &r
@@ -378,8 +378,12 @@ func assessWindow(c, hp []float64, w [2]int, beats []int, fs, typ float64) (wq W
 }
 
 // noiseRatio is the 20th percentile of the peak-to-peak of 50 ms blocks
-// over their 95th percentile.
-func noiseRatio(c []float64, fs float64) float64 {
+// over the QRS amplitude: the median peak-to-peak within ±50 ms of the
+// window's beats, or, without beats, the 95th percentile of the blocks. The
+// beats, not the percentile alone: in a slow rhythm (2 beats in 10 s, the
+// liryc aECG example) QRS blocks are under 5 % of the window and the 95th
+// percentile is a T wave.
+func noiseRatio(c []float64, beats []int, fs float64) float64 {
 	b := max(2, int(0.05*fs))
 	var pp []float64
 	for k := 0; k+b <= len(c); k += b {
@@ -390,6 +394,16 @@ func noiseRatio(c []float64, fs float64) float64 {
 	}
 	slices.Sort(pp)
 	hi := pp[len(pp)*95/100]
+	var qrs []float64
+	for _, bt := range beats {
+		lo, up := max(0, bt-b), min(len(c), bt+b)
+		if up > lo {
+			qrs = append(qrs, slices.Max(c[lo:up])-slices.Min(c[lo:up]))
+		}
+	}
+	if len(qrs) > 0 {
+		hi = max(hi, median(qrs))
+	}
 	if hi <= 0 {
 		return 0
 	}
