@@ -297,12 +297,14 @@ func overall(ls []measure.LeadQuality) (bool, string) {
 	}
 }
 
-// windowBeats assembles the beat list window by window: in each window the
-// beats come from the detection lead judged best there (good before usable;
-// among equals the consensus lead, then the best QRS correlation), so one
-// lead's noisy stretch does not put noise into the beat list while another
-// lead is clean. Where two leads meet at a window edge, a beat closer than
-// 240 ms to the previous one is the same complex seen twice and dropped.
+// windowBeats assembles the beat list window by window from the detection
+// leads not poor there. The consensus lead is kept while the others agree
+// with it; when they disagree
+// (one lead takes T waves or noise for beats, or misses a run of beats: MIT-BIH
+// NST 118e06, MIT-BIH 116, 212, 214), the lead without a long gap, then
+// with the better verdict, then with the least variable RR is taken. Where two
+// leads meet at a window edge, a beat closer than 240 ms to the previous one
+// is the same complex seen twice and dropped.
 func windowBeats(qs []measure.LeadQuality, order []int, perLead [][]int, which int, fs float64) []int {
 	if which < 0 {
 		return nil
@@ -316,27 +318,56 @@ func windowBeats(qs []measure.LeadQuality, order []int, perLead [][]int, which i
 		}
 		return 2
 	}
-	corr := func(w measure.WindowQuality) float64 {
-		if w.BeatCorr == nil {
-			return 0
-		}
-		return *w.BeatCorr
-	}
 	var out []int
 	nw := len(qs[order[which]].Windows)
 	for k := 0; k < nw; k++ {
-		best := which
+		w := qs[order[which]].Windows[k]
+		lo, hi := int(math.Round(w.StartS*fs)), int(math.Round(w.EndS*fs))
+		var cands []int
 		for j, i := range order {
-			if perLead[j] == nil || k >= len(qs[i].Windows) {
-				continue
-			}
-			wj, wb := qs[i].Windows[k], qs[order[best]].Windows[k]
-			if r, rb := rank(wj.Verdict), rank(wb.Verdict); r < rb || (r == rb && best != which && corr(wj) > corr(wb)) {
-				best = j
+			if perLead[j] != nil && k < len(qs[i].Windows) && rank(qs[i].Windows[k].Verdict) < 2 {
+				cands = append(cands, j)
 			}
 		}
-		w := qs[order[best]].Windows[k]
-		lo, hi := int(math.Round(w.StartS*fs)), int(math.Round(w.EndS*fs))
+		best := -1
+		if slices.Contains(cands, which) {
+			best = which
+			ref := inStretches(perLead[which], [][2]int{{lo, hi}})
+			for _, j := range cands {
+				if agreement(ref, inStretches(perLead[j], [][2]int{{lo, hi}}), fs) < minAgreement {
+					best = -1
+					break
+				}
+			}
+		}
+		if best < 0 {
+			// The leads disagree. A run of missed beats shows as a long
+			// RR, T waves or noise taken for beats as variable RR: take the
+			// lead without a gap 1.5× longer than another's, then the
+			// better verdict, then the least variable RR. Context of 2 s
+			// before the window so a gap at its start counts.
+			type score struct {
+				long, cv float64
+				rank     int
+			}
+			var bs score
+			for _, j := range cands {
+				b := inStretches(perLead[j], [][2]int{{lo - int(2*fs), hi}})
+				sc := score{longestRR(b, lo-int(2*fs), hi), rrVariation(b), rank(qs[order[j]].Windows[k].Verdict)}
+				switch {
+				case best < 0, sc.long*1.5 < bs.long:
+				case sc.long > 1.5*bs.long:
+					continue
+				case sc.rank < bs.rank, sc.rank == bs.rank && sc.cv < bs.cv:
+				default:
+					continue
+				}
+				best, bs = j, sc
+			}
+		}
+		if best < 0 {
+			continue
+		}
 		for _, b := range perLead[best] {
 			if b < lo || b >= hi {
 				continue
@@ -348,6 +379,34 @@ func windowBeats(qs []measure.LeadQuality, order []int, perLead [][]int, which i
 		}
 	}
 	return out
+}
+
+// longestRR is the longest interval between beats in [lo, hi), counting the
+// stretches before the first and after the last beat.
+func longestRR(beats []int, lo, hi int) float64 {
+	prev, long := lo, 0
+	for _, b := range beats {
+		long = max(long, b-prev)
+		prev = b
+	}
+	return float64(max(long, hi-prev))
+}
+
+// rrVariation is the coefficient of variation of the RR intervals of beats
+// (+Inf with fewer than two intervals).
+func rrVariation(beats []int) float64 {
+	if len(beats) < 3 {
+		return math.Inf(1)
+	}
+	var s, ss float64
+	n := float64(len(beats) - 1)
+	for i := 1; i < len(beats); i++ {
+		d := float64(beats[i] - beats[i-1])
+		s += d
+		ss += d * d
+	}
+	m := s / n
+	return math.Sqrt(max(0, ss/n-m*m)) / m
 }
 
 // windowVerdicts fills a.Quality.Windows from the per-lead windows and

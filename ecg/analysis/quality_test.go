@@ -108,3 +108,21 @@ func TestOneLeadOffHolter(t *testing.T) {
 		t.Errorf("summary %q does not name the excluded lead", a.Quality.Summary)
 	}
 }
+
+// TestLeadLosesBeats: when lead II's QRS shrinks for 15 s (electrode
+// half off), its detector misses that run of beats while V5 sees them;
+// the beat list must come from V5 there, and no pause is reported.
+func TestLeadLosesBeats(t *testing.T) {
+	a, beats := holter(t, func(r *ecg.Record) {
+		x := r.Leads[0].Samples[int(50*r.FS):int(65*r.FS)]
+		for j := range x {
+			x[j] *= 0.08
+		}
+	})
+	if !a.Interpretable || len(a.Flags) != 0 {
+		t.Fatalf("interpretable %v reasons %v flags %v (longest RR %.0f ms)", a.Interpretable, a.Reasons, ruleIDs(a), a.Measurements.RR.LongestRR)
+	}
+	if s := qrs.Compare(beats, a.Beats, 54); s.FN != 0 || s.FP != 0 {
+		t.Errorf("beats: %+v", s)
+	}
+}
