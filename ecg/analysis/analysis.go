@@ -298,8 +298,8 @@ func overall(ls []measure.LeadQuality) (bool, string) {
 }
 
 // windowBeats assembles the beat list window by window from the detection
-// leads not poor there. The consensus lead is kept while the others agree
-// with it; when they disagree
+// leads not poor there. The consensus lead is kept while at least half of
+// the others agree with it; when they do not
 // (one lead takes T waves or noise for beats, or misses a run of beats: MIT-BIH
 // NST 118e06, MIT-BIH 116, 212, 214), the lead without a long gap, then
 // with the better verdict, then with the least variable RR is taken. Where two
@@ -331,13 +331,17 @@ func windowBeats(qs []measure.LeadQuality, order []int, perLead [][]int, which i
 		}
 		best := -1
 		if slices.Contains(cands, which) {
-			best = which
+			// Kept while at least half of the other leads agree with it
+			// (one odd lead of a 12-lead set does not overrule seven).
 			ref := inStretches(perLead[which], [][2]int{{lo, hi}})
+			agree := 0
 			for _, j := range cands {
-				if agreement(ref, inStretches(perLead[j], [][2]int{{lo, hi}}), fs) < minAgreement {
-					best = -1
-					break
+				if j != which && agreement(ref, inStretches(perLead[j], [][2]int{{lo, hi}}), fs) >= minAgreement {
+					agree++
 				}
+			}
+			if 2*agree >= len(cands)-1 {
+				best = which
 			}
 		}
 		if best < 0 {
