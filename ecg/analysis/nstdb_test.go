@@ -141,11 +141,11 @@ func TestNSTDBQuality(t *testing.T) {
 			t.Errorf("%s: only %d of %d noise windows marked poor (want ≥ 90 %%)", r.name, r.noisy[2], noisyN)
 		}
 		// At 6 dB the noise stretches are mostly rated usable, and T waves
-		// taken for beats in the lead used there cost +P (97.4 % when this
+		// taken for beats in the lead used there cost +P (97.85 % when this
 		// floor was set; the weak point of the window lead choice).
 		floor := 0.99
 		if r.snr == "6" {
-			floor = 0.97
+			floor = 0.975
 		}
 		if r.analysed.Se() < floor || r.analysed.PPV() < floor {
 			t.Errorf("%s: analysed stretches Se %.2f%% +P %.2f%% (want ≥ %.0f %%)", r.name, 100*r.analysed.Se(), 100*r.analysed.PPV(), 100*floor)
