@@ -206,7 +206,7 @@ func Analyze(rec *ecg.Record, opts Options) (*Analysis, error) {
 	} else if len(stretches) == 0 {
 		a.notInterpretable("poor signal quality throughout: repeat the ECG")
 	}
-	beats := windowBeats(a.Quality.Leads, order, perLead, which, rec.FS)
+	beats := fillGaps(windowBeats(a.Quality.Leads, order, perLead, which, rec.FS), perLead, rec.FS)
 	if which >= 0 {
 		a.BeatLead = leads[order[which]].Name
 	}
@@ -381,6 +381,55 @@ func windowBeats(qs []measure.LeadQuality, order []int, perLead [][]int, which i
 			}
 			out = append(out, b)
 		}
+	}
+	return out
+}
+
+// fillGaps guards the pause flag: a gap in the beat list longer than 2 s
+// and 1.8 median RRs is filled from another detection lead (even one rated
+// poor in that window, e.g. for muscle noise) when that lead's detections in
+// the gap continue the rhythm: every interval from the beat before the gap
+// within 0.6–1.5 median RRs, and the last one at most 1.5 median RRs before
+// the beat that ends the gap (which may itself be an artefact of the lead
+// that went silent). Noise or a real pause does not fill a gap that regularly; a
+// lead that missed a run of beats (MIT-BIH 212: V1 silent for 4 s while MLII,
+// noisy there, kept counting) does.
+func fillGaps(beats []int, perLead [][]int, fs float64) []int {
+	if len(beats) < 3 {
+		return beats
+	}
+	rr := make([]float64, len(beats)-1)
+	for i := range rr {
+		rr[i] = float64(beats[i+1] - beats[i])
+	}
+	slices.Sort(rr)
+	med := rr[len(rr)/2]
+	limit := max(2*fs, 1.8*med)
+	edge := int(0.24 * fs)
+	out := make([]int, 0, len(beats))
+	out = append(out, beats[0])
+	for i := 1; i < len(beats); i++ {
+		a, b := beats[i-1], beats[i]
+		if float64(b-a) > limit {
+			for _, det := range perLead {
+				fill := inStretches(det, [][2]int{{a + edge, b - edge + 1}})
+				if len(fill) == 0 {
+					continue
+				}
+				seq := append([]int{a}, fill...)
+				ok := float64(b-fill[len(fill)-1]) <= 1.5*med
+				for k := 1; k < len(seq) && ok; k++ {
+					if d := float64(seq[k] - seq[k-1]); d < 0.6*med || d > 1.5*med {
+						ok = false
+					}
+				}
+				if ok {
+					out = append(out, fill...)
+					break
+				}
+			}
+		}
+		out = append(out, b)
 	}
 	return out
 }

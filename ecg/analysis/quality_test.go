@@ -126,3 +126,59 @@ func TestLeadLosesBeats(t *testing.T) {
 		t.Errorf("beats: %+v", s)
 	}
 }
+
+// TestGapFilledFromNoisyLead: lead II loses its QRS for 15 s while V5 has
+// muscle noise there (rated poor in those windows, beats still detected):
+// the gap is filled from V5 and no pause is reported (MIT-BIH 212).
+func TestGapFilledFromNoisyLead(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	a, beats := holter(t, func(r *ecg.Record) {
+		lo, hi := int(50*r.FS), int(70*r.FS)
+		ramp := int(0.3 * r.FS) // the electrode fades, no step edge
+		for j := lo - ramp; j < hi+ramp; j++ {
+			g := 0.05
+			if j < lo {
+				g = 1 - 0.95*float64(j-lo+ramp)/float64(ramp)
+			} else if j >= hi {
+				g = 0.05 + 0.95*float64(j-hi)/float64(ramp)
+			}
+			r.Leads[0].Samples[j] *= g
+			if j >= lo && j < hi {
+				r.Leads[1].Samples[j] += 80 * rng.NormFloat64()
+			}
+		}
+	})
+	if len(a.Flags) != 0 {
+		t.Errorf("flags %v (longest RR %.0f ms at %.1f s)", ruleIDs(a), a.Measurements.RR.LongestRR, a.Measurements.RR.LongestRRAt)
+	}
+	var want []int
+	for _, b := range beats {
+		for _, w := range a.Quality.Windows {
+			if tt := float64(b) / a.FS; w.Verdict != measure.VerdictPoor && tt >= w.StartS && tt < w.EndS {
+				want = append(want, b)
+			}
+		}
+	}
+	if s := qrs.Compare(want, a.Beats, 54); s.FN != 0 || s.FP != 0 {
+		t.Errorf("beats in the analysed stretches: %+v", s)
+	}
+}
+
+// TestRealPauseKept: a real 3.5 s pause stays a pause, also with noise in
+// one lead.
+func TestRealPauseKept(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	rec, _ := synth.Make(synth.Spec{FS: 360, Seconds: 60, HR: 72, NoiseuV: 10, PauseAt: 30, PauseS: 3, Seed: 6})
+	rec.Leads = []ecg.Lead{*rec.Lead("II"), *rec.Lead("V5")}
+	x := rec.Leads[1].Samples[int(25*rec.FS):int(40*rec.FS)]
+	for j := range x {
+		x[j] += 80 * rng.NormFloat64()
+	}
+	a, err := analysis.Analyze(rec, analysis.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(ruleIDs(a), "pause-3s") {
+		t.Errorf("flags %v, longest RR %.0f ms: the pause was lost", ruleIDs(a), a.Measurements.RR.LongestRR)
+	}
+}
