@@ -86,6 +86,9 @@ type DeviceMeasurement struct {
 type Annotation struct {
 	Sample int    `json:"sample"`
 	Code   string `json:"code"`
+	// Aux is the annotation's auxiliary text, e.g. the rhythm "(AFIB" of a
+	// WFDB rhythm-change annotation.
+	Aux string `json:"aux,omitempty"`
 }
 
 // Record is one ECG recording.

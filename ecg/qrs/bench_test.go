@@ -1,10 +1,12 @@
 package qrs_test
 
 import (
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/huren-health/huren/ecg/internal/shareddata"
 	"github.com/huren-health/huren/ecg/internal/synth"
 	"github.com/huren-health/huren/ecg/qrs"
 	"github.com/huren-health/huren/ecg/wfdb"
@@ -15,7 +17,7 @@ import (
 // the x_realtime metric is recording seconds per second of CPU.
 func BenchmarkDetect30Min360Hz(b *testing.B) {
 	var x []float64
-	if rec, err := wfdb.Open(mitdbDir + "/100"); err == nil {
+	if rec, err := wfdb.Open(filepath.Join(shareddata.Root(), "ecg", "mitdb", "100")); err == nil {
 		x = rec.Leads[0].Samples
 	} else {
 		rec, _ := synth.Make(synth.Spec{FS: 360, Seconds: 1805, HR: 75, NoiseuV: 20})

@@ -9,10 +9,30 @@ package qrs
 // first. Summing energy across leads instead lets one noisy electrode drive
 // the beat list (measured on MIT-BIH 103 and 105).
 func Consensus(leads [][]float64, fs float64) (beats []int, lead int) {
-	det := make([][]int, len(leads))
+	prs := make([]*Prepared, len(leads))
 	for i, l := range leads {
-		det[i] = Detect(l, fs)
+		prs[i] = Prepare(l, fs)
 	}
+	return ConsensusOf(prs, fs, Default)
+}
+
+// ConsensusOf is Consensus on prepared leads (nil entries are flat or short
+// leads) with explicit parameters.
+func ConsensusOf(prs []*Prepared, fs float64, p Params) (beats []int, lead int) {
+	det := make([][]int, len(prs))
+	for i, pr := range prs {
+		det[i] = pr.Detect(p)
+	}
+	best := Best(det, fs)
+	if best < 0 {
+		return nil, -1
+	}
+	return det[best], best
+}
+
+// Best returns the index of the detection list that agrees best with the
+// others (the Consensus criterion), or -1 when every list is empty.
+func Best(det [][]int, fs float64) int {
 	tol := int(0.1 * fs)
 	best, bestScore := -1, -1.0
 	for i := range det {
@@ -37,10 +57,7 @@ func Consensus(leads [][]float64, fs float64) (beats []int, lead int) {
 			best, bestScore = i, score
 		}
 	}
-	if best < 0 {
-		return nil, -1
-	}
-	return det[best], best
+	return best
 }
 
 // near reports whether sorted s has a value within tol of v.

@@ -22,18 +22,71 @@ import (
 	"github.com/huren-health/huren/ecg/dsp"
 )
 
+// Params are the detector's decision constants (the filter and window
+// lengths are fixed physiology, scaled by the sampling rate). Default holds
+// the values Detect uses; DetectWith exists so the MIT-BIH cross-validation
+// (mitdb_test.go) can tune them on one half of the records and report the
+// other half.
+type Params struct {
+	// Threshold places the detection threshold between the noise and
+	// signal peak levels: npk + Threshold·(spk − npk) (Pan–Tompkins 0.25).
+	Threshold float64
+	// SearchBack is the RR multiple after which the gap is searched for a
+	// missed beat (Pan–Tompkins 1.66).
+	SearchBack float64
+	// TWaveSlope: a candidate within 360 ms of the last beat whose maximum
+	// slope is below TWaveSlope × that beat's is taken as a T wave.
+	TWaveSlope float64
+	// SignalCap bounds the running QRS level at SignalCap × the record's
+	// typical QRS energy (median of 2 s block maxima): a burst of large
+	// artefact accepted as beats would otherwise raise the threshold above
+	// every real QRS that follows, and the detector goes deaf until the
+	// next artefact (MIT-BIH NST 118e_6: 20 % of beats lost in the clean
+	// stretches after the noise). 0 disables the bound.
+	SignalCap float64
+}
+
+// Default are the parameters Detect and Consensus use.
+var Default = Params{Threshold: 0.25, SearchBack: 1.66, TWaveSlope: 0.5, SignalCap: 2}
+
 // Detect returns the sample index of every QRS complex in x (one lead,
 // microvolts or any linear unit, sampled at fs), in increasing order. A flat
 // or too-short signal yields nil.
-func Detect(x []float64, fs float64) []int {
+func Detect(x []float64, fs float64) []int { return DetectWith(x, fs, Default) }
+
+// DetectWith is Detect with explicit decision parameters.
+func DetectWith(x []float64, fs float64, p Params) []int {
+	pr := Prepare(x, fs)
+	if pr == nil {
+		return nil
+	}
+	return pr.Detect(p)
+}
+
+// Prepared is one lead after the parameter-independent stages (filtering,
+// slope, energy integration), so several Params can be tried on it cheaply.
+type Prepared struct {
+	mwi, slope []float64
+	fs         float64
+	typical    float64 // median of 2 s block maxima of mwi
+}
+
+// Prepare runs the parameter-independent stages; nil for a flat or short
+// lead. Every window is a duration scaled by fs, so any rate from 50 Hz up
+// is handled without resampling.
+func Prepare(x []float64, fs float64) *Prepared {
 	n := len(x)
 	if fs < 50 || n < int(fs) {
 		return nil
 	}
 	f := dsp.FiltFilt(x, dsp.HighPass(5, fs), dsp.LowPass(20, fs))
+	// 5-point derivative with a step of h samples: about the same ±11 ms
+	// span at 360 Hz and above (h = 1 up to 540 Hz, 3 at 1000 Hz), so a
+	// high rate does not turn the slope into sample-to-sample noise.
+	h := max(1, int(math.Round(fs/360)))
 	slope := make([]float64, n) // |derivative|, normalised
-	for i := 2; i < n-2; i++ {
-		slope[i] = (f[i+2] + 2*f[i+1] - 2*f[i-1] - f[i-2]) / 8
+	for i := 2 * h; i < n-2*h; i++ {
+		slope[i] = (f[i+2*h] + 2*f[i+h] - 2*f[i-h] - f[i-2*h]) / 8
 	}
 	scale := robustPeak(slope, int(2*fs))
 	if scale <= 1e-9 {
@@ -47,7 +100,15 @@ func Detect(x []float64, fs float64) []int {
 		slope[i] = math.Abs(v)
 	}
 	mwi := movingAverage(energy, int(0.15*fs)|1)
-	return threshold(mwi, slope, fs)
+	return &Prepared{mwi: mwi, slope: slope, fs: fs, typical: robustPeak(mwi, int(2*fs))}
+}
+
+// Detect runs the decision stage with p.
+func (pr *Prepared) Detect(p Params) []int {
+	if pr == nil {
+		return nil
+	}
+	return threshold(pr.mwi, pr.slope, pr.fs, pr.typical, p)
 }
 
 // robustPeak is the median over 2 s blocks of the block's max |x|: the
@@ -98,7 +159,7 @@ type peak struct {
 	amp float64
 }
 
-func threshold(mwi, slope []float64, fs float64) []int {
+func threshold(mwi, slope []float64, fs, typical float64, p Params) []int {
 	n := len(mwi)
 	refr := int(0.2 * fs)
 	// Candidate peaks: local maxima of the integrated energy, the larger of
@@ -130,7 +191,10 @@ func threshold(mwi, slope []float64, fs float64) []int {
 	}
 	mean /= float64(learn)
 	spk, npk := 0.5*mx, 0.5*mean
-	thr := func() float64 { return npk + 0.25*(spk-npk) }
+	if p.SignalCap > 0 {
+		spk = min(spk, p.SignalCap*typical)
+	}
+	thr := func() float64 { return npk + p.Threshold*(spk-npk) }
 
 	var beats []int
 	var beatSlope []float64
@@ -152,14 +216,17 @@ func threshold(mwi, slope []float64, fs float64) []int {
 		return m
 	}
 	accept := func(k int, searchback bool) {
-		p := cand[k]
+		c := cand[k]
 		if searchback {
-			spk = 0.25*p.amp + 0.75*spk
+			spk = 0.25*c.amp + 0.75*spk
 		} else {
-			spk = 0.125*p.amp + 0.875*spk
+			spk = 0.125*c.amp + 0.875*spk
+		}
+		if p.SignalCap > 0 {
+			spk = min(spk, p.SignalCap*typical)
 		}
 		if len(beats) > 0 {
-			iv := float64(p.i - beats[len(beats)-1])
+			iv := float64(c.i - beats[len(beats)-1])
 			// Only RR intervals near the running mean update it, so an
 			// ectopic pair does not drag the search-back horizon.
 			if rrAvg == 0 || (iv > 0.92*rrAvg*0.5 && iv < 1.66*rrAvg) {
@@ -174,15 +241,15 @@ func threshold(mwi, slope []float64, fs float64) []int {
 				rrAvg = s / float64(len(rr))
 			}
 		}
-		beats = append(beats, p.i)
-		beatSlope = append(beatSlope, maxSlope(p.i))
+		beats = append(beats, c.i)
+		beatSlope = append(beatSlope, maxSlope(c.i))
 		lastCand = k
 	}
 	for k := 0; k < len(cand); k++ {
-		p := cand[k]
+		c := cand[k]
 		// Search-back: a long gap since the last beat means one was missed;
 		// take the largest candidate in the gap above half the threshold.
-		if rrAvg > 0 && len(beats) > 0 && float64(p.i-beats[len(beats)-1]) > 1.66*rrAvg {
+		if rrAvg > 0 && len(beats) > 0 && float64(c.i-beats[len(beats)-1]) > p.SearchBack*rrAvg {
 			best := -1
 			for j := lastCand + 1; j < k; j++ {
 				if cand[j].i-beats[len(beats)-1] < int(0.36*fs) {
@@ -196,22 +263,22 @@ func threshold(mwi, slope []float64, fs float64) []int {
 				accept(best, true)
 			}
 		}
-		if p.amp > thr() {
+		if c.amp > thr() {
 			if len(beats) > 0 {
-				gap := p.i - beats[len(beats)-1]
+				gap := c.i - beats[len(beats)-1]
 				if gap < refr {
 					continue
 				}
 				// T-wave discrimination: a candidate within 360 ms of the
-				// last beat with less than half its slope is a T wave.
-				if gap < int(0.36*fs) && maxSlope(p.i) < 0.5*beatSlope[len(beatSlope)-1] {
-					npk = 0.125*p.amp + 0.875*npk
+				// last beat with a much smaller slope is a T wave.
+				if gap < int(0.36*fs) && maxSlope(c.i) < p.TWaveSlope*beatSlope[len(beatSlope)-1] {
+					npk = 0.125*c.amp + 0.875*npk
 					continue
 				}
 			}
 			accept(k, false)
 		} else {
-			npk = 0.125*p.amp + 0.875*npk
+			npk = 0.125*c.amp + 0.875*npk
 		}
 	}
 	beats = pruneSplits(beats, mwi, 1.2, 0.8)

@@ -45,3 +45,55 @@ func Compare(ref, det []int, window int) Score {
 	s.FP += len(det) - j
 	return s
 }
+
+// Interval is a half-open span of samples [Start, End).
+type Interval struct{ Start, End int }
+
+// VFEpisodes returns the ventricular flutter/fibrillation episodes marked in
+// reference annotations ("[" … "]"; an episode still open at the end runs to
+// end). ANSI/AAMI EC57 leaves these episodes out of QRS detection scoring:
+// flutter waves are not beats, and a detector's marks on them are neither
+// right nor wrong. The episodes come from the reference alone, never from
+// the detector.
+func VFEpisodes(codes []string, samples []int, end int) []Interval {
+	var out []Interval
+	open := -1
+	for i, c := range codes {
+		switch c {
+		case "[":
+			if open < 0 {
+				open = samples[i]
+			}
+		case "]":
+			if open >= 0 {
+				out = append(out, Interval{open, samples[i] + 1})
+				open = -1
+			}
+		}
+	}
+	if open >= 0 {
+		out = append(out, Interval{open, end})
+	}
+	return out
+}
+
+// Exclude returns the elements of sorted x outside every interval.
+func Exclude(x []int, iv []Interval) []int {
+	if len(iv) == 0 {
+		return x
+	}
+	out := make([]int, 0, len(x))
+	for _, v := range x {
+		in := false
+		for _, e := range iv {
+			if v >= e.Start && v < e.End {
+				in = true
+				break
+			}
+		}
+		if !in {
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -184,12 +184,17 @@ func TestBadUploads(t *testing.T) {
 		})
 	}
 	n := 0
-	st.List(context.Background(), "ecg/", func(storage.Info) error { n++; return nil })
+	if err := st.List(context.Background(), "ecg/", func(storage.Info) error { n++; return nil }); err != nil {
+		t.Fatalf("listing the store: %v", err)
+	}
 	if n != 0 {
 		t.Errorf("%d objects stored from bad uploads", n)
 	}
 	for _, p := range []string{"/api/ecg/not-a-uuid", "/api/ecg/6f1c5b2e-1111-4a2b-9c3d-000000000000/svg"} {
-		resp, _ := http.Get(srv.URL + p)
+		resp, err := http.Get(srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if resp.StatusCode != 404 {
 			t.Errorf("GET %s: %d", p, resp.StatusCode)
 		}
@@ -206,7 +211,9 @@ func TestHookFailureKeepsData(t *testing.T) {
 		t.Fatalf("status %d: %s", code, body)
 	}
 	n := 0
-	st.List(context.Background(), "ecg/", func(storage.Info) error { n++; return nil })
+	if err := st.List(context.Background(), "ecg/", func(storage.Info) error { n++; return nil }); err != nil {
+		t.Fatalf("listing the store: %v", err)
+	}
 	if n != 3 {
 		t.Errorf("%d objects, want source + record + analysis kept", n)
 	}

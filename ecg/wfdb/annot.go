@@ -2,9 +2,12 @@ package wfdb
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"slices"
 
 	"github.com/huren-health/huren/ecg"
 )
@@ -30,18 +33,30 @@ func IsBeat(code string) bool { return beatCodes[code] }
 // maxAnnotations bounds the annotation list (24 h at 300 bpm is 432,000).
 const maxAnnotations = 2_000_000
 
+// maxSample bounds an annotation's sample number (2³¹−1: a 24 h record at
+// 10 kHz is under 10⁹).
+const maxSample = math.MaxInt32
+
 // ReadAnnotations decodes an MIT-format annotation file: 16-bit little-endian
 // words holding a 6-bit code and a 10-bit time delta, with the SKIP (59),
 // NUM (60), SUB (61), CHN (62) and AUX (63) pseudo-codes.
+//
+// SKIP carries a signed 32-bit interval in PDP-11 order (high 16-bit word
+// first, each word little-endian). The WFDB library writes a negative SKIP
+// when an annotation is earlier than the previous one (e.g. annotations of
+// different channels written out of time order), so the result is sorted by
+// sample (stable: equal samples keep file order). An annotation before
+// sample 0 or past maxSample is a format error.
 func ReadAnnotations(r io.Reader) ([]ecg.Annotation, error) {
 	br := bufio.NewReader(r)
 	var out []ecg.Annotation
 	var t int64
 	var w [2]byte
+	var aux [1024]byte // the 10-bit length bounds AUX at 1023 bytes (+1 pad)
 	for {
 		if _, err := io.ReadFull(br, w[:]); err != nil {
 			if errors.Is(err, io.EOF) {
-				return out, nil // missing end marker: tolerated, as the WFDB library does
+				return sorted(out), nil // missing end marker: tolerated, as the WFDB library does
 			}
 			return nil, fmt.Errorf("wfdb annotations: %w", ecg.ErrTruncated)
 		}
@@ -49,28 +64,38 @@ func ReadAnnotations(r io.Reader) ([]ecg.Annotation, error) {
 		a, i := int(v>>10), int64(v&0x3ff)
 		switch {
 		case a == 0 && i == 0:
-			return out, nil
+			return sorted(out), nil
 		case a == 59: // SKIP: 32-bit interval, PDP-11 order (high word first)
 			var b [4]byte
 			if _, err := io.ReadFull(br, b[:]); err != nil {
 				return nil, fmt.Errorf("wfdb annotations: SKIP: %w", ecg.ErrTruncated)
 			}
-			hi := int32(uint32(b[0]) | uint32(b[1])<<8)
+			hi := uint32(b[0]) | uint32(b[1])<<8
 			lo := uint32(b[2]) | uint32(b[3])<<8
-			skip := int64(hi)<<16 | int64(lo)
-			if skip < 0 {
-				return nil, fmt.Errorf("wfdb annotations: negative SKIP interval: %w", ecg.ErrFormat)
+			t += int64(int32(hi<<16 | lo)) // two's complement across both words
+			if t < 0 || t > maxSample {
+				return nil, fmt.Errorf("wfdb annotations: SKIP to sample %d: %w", t, ecg.ErrFormat)
 			}
-			t += skip
 		case a == 60 || a == 61 || a == 62:
 			// NUM, SUB, CHN modify the previous annotation's fields we do not keep.
 		case a == 63: // AUX: i bytes of text, padded to even
 			n := int(i + i&1)
-			if _, err := br.Discard(n); err != nil {
+			if _, err := io.ReadFull(br, aux[:n]); err != nil {
 				return nil, fmt.Errorf("wfdb annotations: AUX: %w", ecg.ErrTruncated)
+			}
+			if k := len(out) - 1; k >= 0 {
+				// Text up to the first NUL, as the WFDB library stores it.
+				txt := aux[:i]
+				if z := bytes.IndexByte(txt, 0); z >= 0 {
+					txt = txt[:z]
+				}
+				out[k].Aux = string(txt)
 			}
 		default:
 			t += i
+			if t > maxSample {
+				return nil, fmt.Errorf("wfdb annotations: sample %d out of range: %w", t, ecg.ErrFormat)
+			}
 			if len(out) >= maxAnnotations {
 				return nil, fmt.Errorf("wfdb annotations: more than %d: %w", maxAnnotations, ecg.ErrTooLarge)
 			}
@@ -85,3 +110,14 @@ func ReadAnnotations(r io.Reader) ([]ecg.Annotation, error) {
 		}
 	}
 }
+
+// sorted orders annotations by sample; a file without negative SKIPs is
+// already in order and is returned as is.
+func sorted(a []ecg.Annotation) []ecg.Annotation {
+	if !slices.IsSortedFunc(a, cmpSample) {
+		slices.SortStableFunc(a, cmpSample)
+	}
+	return a
+}
+
+func cmpSample(x, y ecg.Annotation) int { return x.Sample - y.Sample }

@@ -3,7 +3,9 @@ package wfdb
 import (
 	"bytes"
 	"errors"
+	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/huren-health/huren/ecg"
+	"github.com/huren-health/huren/ecg/internal/shareddata"
 )
 
 // testdata/100s.* is the first 10 s of MIT-BIH record 100 (see README.md).
@@ -104,17 +107,83 @@ func TestSignalErrors(t *testing.T) {
 }
 
 func TestAnnotationsTruncated(t *testing.T) {
-	b, err := os.ReadFile("../../../shared/testdata/ecg/mitdb/100.atr")
+	dir := shareddata.Dir(t, "ecg/mitdb", "100.atr")
+	b, err := os.ReadFile(filepath.Join(dir, "100.atr"))
 	if err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
-	// A SKIP cut in half must error, never be misread.
-	for _, cut := range []int{1, 3, 5, len(b) / 2} {
-		_, err := ReadAnnotations(bytes.NewReader(b[:cut]))
-		_ = err // odd cuts are ErrTruncated; even cuts end cleanly without the end marker
+	full, err := ReadAnnotations(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := ReadAnnotations(bytes.NewReader([]byte{0, 0xEC, 0, 0})); !errors.Is(err, ecg.ErrTruncated) {
-		t.Errorf("cut SKIP: %v", err)
+	// A cut inside a word (odd length) must error. A cut between words is
+	// either inside a SKIP/AUX payload (ErrTruncated) or reads as a file
+	// without its end marker: then it must return a prefix of the full
+	// list, never a misread annotation.
+	for _, cut := range []int{1, 3, 5, len(b)/2 + 1, len(b) - 1, 2, 4, len(b) / 2 &^ 1} {
+		anns, err := ReadAnnotations(bytes.NewReader(b[:cut]))
+		if cut%2 == 1 {
+			if !errors.Is(err, ecg.ErrTruncated) {
+				t.Errorf("cut at %d (mid-word): err %v, want ErrTruncated", cut, err)
+			}
+			continue
+		}
+		if errors.Is(err, ecg.ErrTruncated) {
+			continue
+		}
+		if err != nil {
+			t.Errorf("cut at %d (word boundary): %v", cut, err)
+			continue
+		}
+		// The last annotation of a prefix may have lost its AUX text.
+		same := func(a, b ecg.Annotation) bool { return a.Sample == b.Sample && a.Code == b.Code }
+		if len(anns) > len(full) || !slices.EqualFunc(anns, full[:len(anns)], same) {
+			t.Errorf("cut at %d: %d annotations, not a prefix of the full list", cut, len(anns))
+		}
+	}
+	// A SKIP cut anywhere inside its 4-byte interval must error.
+	for _, tail := range [][]byte{{}, {0}, {0, 0}, {0, 0, 0}} {
+		in := append([]byte{0, 0xEC}, tail...)
+		if _, err := ReadAnnotations(bytes.NewReader(in)); !errors.Is(err, ecg.ErrTruncated) {
+			t.Errorf("SKIP cut after %d bytes: %v", len(tail), err)
+		}
+	}
+}
+
+// TestNegativeSkip reads testdata/negskip.atr (built by hand, see
+// testdata/README.md): the SKIP interval is a signed 32-bit value, high word
+// first.
+func TestNegativeSkip(t *testing.T) {
+	b, err := os.ReadFile("testdata/negskip.atr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	anns, err := ReadAnnotations(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ecg.Annotation{{Sample: 100, Code: "N"}, {Sample: 2110, Code: "A", Aux: "AB"}, {Sample: 3110, Code: "N"}, {Sample: 5100, Code: "V"}, {Sample: 73115, Code: "N"}}
+	if diff := cmp.Diff(want, anns); diff != "" {
+		t.Errorf("annotations (-want +got):\n%s", diff)
+	}
+}
+
+func TestSkipOutOfRange(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []byte
+	}{
+		// N at 10, then SKIP −11: before sample 0.
+		{"before zero", []byte{10, 4, 0, 0xEC, 0xFF, 0xFF, 0xF5, 0xFF, 0, 4}},
+		// SKIP +2³¹−1 twice: past the largest sample.
+		{"past max", []byte{0, 0xEC, 0xFF, 0x7F, 0xFF, 0xFF, 0, 0xEC, 0xFF, 0x7F, 0xFF, 0xFF, 1, 4}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := ReadAnnotations(bytes.NewReader(tc.in)); !errors.Is(err, ecg.ErrFormat) {
+				t.Errorf("err %v, want ErrFormat", err)
+			}
+		})
 	}
 }
 
@@ -140,14 +209,24 @@ func FuzzHeaderAndSignals(f *testing.F) {
 }
 
 func FuzzAnnotations(f *testing.F) {
-	atr, _ := os.ReadFile("testdata/100s.atr")
-	f.Add(atr)
+	for _, name := range []string{"testdata/100s.atr", "testdata/negskip.atr"} {
+		atr, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(atr)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		anns, err := ReadAnnotations(bytes.NewReader(b))
 		if err == nil {
 			for i := 1; i < len(anns); i++ {
 				if anns[i].Sample < anns[i-1].Sample {
 					t.Fatalf("annotation times go backwards: %v", anns[i-1:i+1])
+				}
+			}
+			for _, a := range anns {
+				if a.Sample < 0 || a.Sample > math.MaxInt32 {
+					t.Fatalf("annotation at sample %d", a.Sample)
 				}
 			}
 		}
