@@ -22,8 +22,9 @@ var (
 	// layer turns it into 406 where the client asked for a decoded
 	// representation.
 	ErrUnsupportedSyntax = errkind.New(errkind.Unsupported, "pixels: unsupported transfer syntax")
-	// ErrCodecUnavailable: the syntax is known but this build lacks the codec
-	// (built without cgo, or without libcharls/libopenjp2).
+	// ErrCodecUnavailable: the syntax is known but no decoder is registered
+	// for it (a Registry assembled without that codec). The default
+	// registry (pixels/codec) decodes every syntax in pure Go.
 	ErrCodecUnavailable = errkind.New(errkind.Unsupported, "pixels: codec not available in this build")
 	// ErrTooLarge: the declared image is above Limits.
 	ErrTooLarge = errkind.New(errkind.TooLarge, "pixels: image exceeds decode limits")

@@ -11,10 +11,9 @@ import (
 	"github.com/huren-health/huren/pixels/codec/rle"
 )
 
-// Registry returns the decoders of this build. Syntaxes whose codec needs
-// cgo map to a decoder that fails with pixels.ErrCodecUnavailable when the
-// build has no cgo, so the error names the missing library rather than
-// calling the syntax unknown.
+// Registry returns the decoders of every build: all pure Go (JPEG-LS in
+// Go, JPEG 2000/HTJ2K as OpenJPEG compiled to WebAssembly run by wazero),
+// so CGO_ENABLED=0 and cross-compiled binaries decode everything.
 func Registry() pixels.Registry {
 	return pixels.Registry{
 		pixels.RLELossless:        rle.Decoder{},

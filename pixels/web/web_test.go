@@ -26,7 +26,6 @@ import (
 	"github.com/huren-health/huren/catalog/memory"
 	"github.com/huren-health/huren/httpapi"
 	"github.com/huren-health/huren/pixels"
-	"github.com/huren-health/huren/pixels/codec/jpegls"
 	"github.com/huren-health/huren/pixels/web"
 	"github.com/huren-health/huren/storage"
 	"github.com/huren-health/huren/storage/fs"
@@ -200,9 +199,6 @@ func sha(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:
 const ohifAccept = "multipart/related; type=application/octet-stream; transfer-syntax=*"
 
 func TestFrames(t *testing.T) {
-	if !jpegls.Available {
-		t.Skip("the cases use a JPEG-LS file: needs CharLS (cgo)")
-	}
 	f := newFixture(t, nil)
 	jls := "modality/emri_small_jpeg_ls_lossless.dcm"
 	cases := []struct {

@@ -24,7 +24,7 @@ mode=build
 case "${1:-}" in
 --check) mode=check ;;
 "") ;;
-*) echo "usage: $0 [--check]" >&2; exit 2 ;;
+*) echo "usage: $0 [--check]   (exit 1: artifact differs from its build; 3: cannot verify here)" >&2; exit 2 ;;
 esac
 
 pkgver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || true; }
@@ -79,7 +79,7 @@ fi
 (cd "$work" && apt-get source -q --only-source openjpeg2="$OPENJPEG_VERSION" >/dev/null 2>"$work/apt.log") || {
 	cat "$work/apt.log" >&2
 	echo "build.sh: cannot fetch openjpeg2 $OPENJPEG_VERSION source (is it still in the archive? see snapshot.debian.org)" >&2
-	exit 1
+	exit 3 # cannot verify (not a mismatch): scripts/test warns
 }
 got=$(sha256sum "$work"/openjpeg2_2.5.0.orig.tar.xz | cut -d' ' -f1)
 if [ "$got" != "$OPENJPEG_ORIG_SHA256" ]; then
@@ -130,7 +130,10 @@ if [ "$mode" = check ]; then
 		echo "build.sh --check: FAILED: rebuilt          $sum" >&2
 		echo "build.sh --check:         committed        $have" >&2
 		echo "build.sh --check:         openjp2.wasm.sha256 $want" >&2
-		[ -z "$drift" ] || echo "build.sh --check: toolchain differs from the pinned one:$drift" >&2
+		if [ -n "$drift" ]; then
+			echo "build.sh --check: toolchain differs from the pinned one:$drift — cannot tell a tampered artifact from a toolchain change" >&2
+			exit 3
+		fi
 		exit 1
 	fi
 	echo "build.sh --check: ok, openjp2.wasm matches its build ($sum)"
