@@ -54,6 +54,9 @@ func loadEmbeddedCatalog(ctx context.Context, cat catalog.Catalog, store storage
 	if err != nil {
 		return err
 	}
+	// Searches are served from the file at once; decoding the study
+	// summaries into memory happens in the background (see Warm).
+	defer bc.StartWarm()
 	if need {
 		log.Info("catalog database is new, of another version or incomplete: rebuilding it from storage")
 		st, err := RebuildCatalog(ctx, bc, store, log)

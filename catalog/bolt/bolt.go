@@ -104,6 +104,7 @@ type Catalog struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	warmStop  func() // set by StartWarm: cancels and waits
 }
 
 // Options tune Open.
@@ -133,11 +134,10 @@ func Open(path string, opts Options, logger *slog.Logger) (*Catalog, error) {
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
 		Timeout: opts.Timeout,
-		// The free list is rebuilt from the pages at open instead of being
-		// written at every commit: cheaper commits, and open stays fast
-		// (a scan of the page headers).
-		NoFreelistSync: true,
-		FreelistType:   bbolt.FreelistMapType,
+		// The free list is written at every commit (the default): with
+		// NoFreelistSync, Open would rebuild it by walking every page of
+		// the file, a start cost that grows with the archive.
+		FreelistType: bbolt.FreelistMapType,
 	})
 	if errors.Is(err, bbolt.ErrTimeout) {
 		return nil, fmt.Errorf("catalog bolt: %s is locked by another process (is the hub running?): %w", path, err)
@@ -771,7 +771,12 @@ func resetTx(tx *bbolt.Tx) error {
 
 // Close implements catalog.Catalog.
 func (c *Catalog) Close() error {
-	c.closeOnce.Do(func() { c.closeErr = c.db.Close() })
+	c.closeOnce.Do(func() {
+		if c.warmStop != nil {
+			c.warmStop()
+		}
+		c.closeErr = c.db.Close()
+	})
 	return c.closeErr
 }
 

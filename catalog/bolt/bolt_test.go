@@ -3,6 +3,7 @@ package bolt_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -149,5 +150,36 @@ func TestLocked(t *testing.T) {
 	_, err := bolt.Open(path, bolt.Options{Timeout: 50 * time.Millisecond}, nil)
 	if err == nil || !strings.Contains(err.Error(), "locked") {
 		t.Fatalf("second Open: %v", err)
+	}
+}
+
+// TestWarm: Warm decodes every study once, across chunk boundaries, and
+// searches still see later writes (the cache is invalidated by them).
+func TestWarm(t *testing.T) {
+	ctx := context.Background()
+	c := open(t, filepath.Join(t.TempDir(), "catalog.bolt"))
+	l := c.Loader()
+	const n = 1234 // more than two chunks
+	for i := range n {
+		r := catalogtest.R(fmt.Sprintf("1.2.%d", i), fmt.Sprintf("1.2.%d.1", i), fmt.Sprintf("1.2.%d.1.1", i), "town-a", i%600,
+			"00100010", "Li^Na", "00080020", fmt.Sprintf("2024%02d%02d", 1+i%12, 1+i%28))
+		if err := l.Put(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Warm(ctx)
+	if err != nil || got != n {
+		t.Fatalf("Warm = %d, %v; want %d", got, err, n)
+	}
+	r := catalogtest.R("1.2.0", "1.2.0.1", "1.2.0.1.1", "town-a", 0, "00100010", "Wang^Wei", "00080020", "20240101")
+	if err := c.Put(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Search(ctx, catalog.Query{Level: catalog.StudyLevel, Matches: []catalog.Match{{Tag: "PatientName", Value: "Wang*"}}})
+	if err != nil || len(res) != 1 {
+		t.Fatalf("after warm + Put: %d results, %v", len(res), err)
 	}
 }
