@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	catmemory "github.com/huren-health/huren/catalog/memory"
 	"github.com/huren-health/huren/ingest"
 	"github.com/huren-health/huren/storage"
+	"github.com/huren-health/huren/worklist"
+	wlopen "github.com/huren-health/huren/worklist/open"
 )
 
 // CatalogFile is the embedded default's catalog database under DataDir.
@@ -145,4 +148,100 @@ func ingestStore(store storage.Store, cat catalog.Catalog) storage.Store {
 		return journalStore{Store: store, j: bc}
 	}
 	return store
+}
+
+// maxEventBytes bounds one task event read through eventMirror (events
+// are < 4 KiB; the worklist itself refuses more than 1 MiB).
+const maxEventBytes = 1 << 20
+
+// eventMirror copies every worklist event the in-process queue writes into
+// the catalog file before writing it to storage, so the next start loads
+// the worklist from the file (see loadEmbeddedWorklist).
+type eventMirror struct {
+	storage.Store
+	c *catbolt.Catalog
+}
+
+func (s eventMirror) Put(ctx context.Context, key string, r io.Reader, opts storage.PutOptions) (storage.Info, error) {
+	if !catbolt.IsEventKey(key) {
+		return s.Store.Put(ctx, key, r, opts)
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxEventBytes+1))
+	if err != nil {
+		return storage.Info{}, err
+	}
+	if len(b) > maxEventBytes {
+		return storage.Info{}, fmt.Errorf("event %s larger than %d bytes", key, maxEventBytes)
+	}
+	if err := s.c.PutEvent(key, b); err != nil {
+		return storage.Info{}, err
+	}
+	return s.Store.Put(ctx, key, bytes.NewReader(b), opts)
+}
+
+// worklistStore is the store the in-process worklist writes its events
+// through: mirrored into the catalog file when there is one.
+func worklistStore(store storage.Store, cat catalog.Catalog) storage.Store {
+	if bc, ok := cat.(*catbolt.Catalog); ok {
+		return eventMirror{Store: store, c: bc}
+	}
+	return store
+}
+
+// loadEmbeddedWorklist loads the in-process worklist at start: from the
+// catalog file's copy of the task events when it is complete (one file
+// instead of an object per event), else from storage — copying the events
+// into the file on the way, so the next start is fast.
+func loadEmbeddedWorklist(ctx context.Context, q worklist.Queue, store storage.Store, cat catalog.Catalog, log *slog.Logger) (int, error) {
+	bc, ok := cat.(*catbolt.Catalog)
+	if !ok {
+		return wlopen.Rebuild(ctx, q, store)
+	}
+	complete, err := bc.EventsComplete()
+	if err != nil {
+		return 0, err
+	}
+	if !complete {
+		start := time.Now()
+		if err := bc.ResetEvents(); err != nil {
+			return 0, err
+		}
+		batch := map[string][]byte{}
+		n := 0
+		err := store.List(ctx, "tasks/", func(info storage.Info) error {
+			if !catbolt.IsEventKey(info.Key) {
+				return nil
+			}
+			rc, _, err := store.Get(ctx, info.Key)
+			if err != nil {
+				return fmt.Errorf("copy worklist events: %w", err)
+			}
+			b, err := io.ReadAll(io.LimitReader(rc, maxEventBytes+1))
+			rc.Close()
+			if err != nil {
+				return fmt.Errorf("copy worklist events: %s: %w", info.Key, err)
+			}
+			if len(b) > maxEventBytes {
+				return fmt.Errorf("copy worklist events: %s larger than %d bytes", info.Key, maxEventBytes)
+			}
+			batch[info.Key] = b
+			n++
+			if len(batch) >= 2000 {
+				err = bc.PutEvents(batch)
+				clear(batch)
+			}
+			return err
+		})
+		if err == nil {
+			err = bc.PutEvents(batch)
+		}
+		if err == nil {
+			err = bc.MarkEventsComplete()
+		}
+		if err != nil {
+			return 0, err
+		}
+		log.Info("worklist events copied from storage into the catalog file", "events", n, "took", time.Since(start).Round(time.Millisecond))
+	}
+	return wlopen.Rebuild(ctx, q, bc.EventStore())
 }

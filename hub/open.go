@@ -195,7 +195,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, opts
 
 	// Worklist: queue, routing rules, the tracker that turns stored
 	// instances into reading tasks, and the escalator.
-	wlCfg := wlopen.Config{Backend: "memory", Queue: worklist.Config{Store: b.Store, Logger: log, Registerer: s.reg}}
+	wlCfg := wlopen.Config{Backend: "memory", Queue: worklist.Config{Store: worklistStore(b.Store, b.Catalog), Logger: log, Registerer: s.reg}}
 	if cfg.Redis != "" {
 		wlCfg.Backend, wlCfg.RedisURL, wlCfg.Prefix = "redis", cfg.Redis, RedisPrefix+"worklist"
 	}
@@ -206,7 +206,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, opts
 	}
 	s.onClose("worklist", queue.Close)
 	if cfg.Redis == "" {
-		n, err := wlopen.Rebuild(ctx, queue, b.Store)
+		n, err := loadEmbeddedWorklist(ctx, queue, b.Store, b.Catalog, log)
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("load worklist from storage: %w", err)

@@ -11,6 +11,7 @@
 //	catalogstart start  -data DIR                             # hub.Open on DIR: the start the operator waits for
 //	catalogstart memory -n 1000000 -per-study 10              # before: rebuilding the memory catalog (Puts only)
 //	catalogstart qido   -data DIR -n N -per-study K -reps 50  # BenchQueries on memory vs the file, p50/p99
+//	catalogstart worklist -data DIR -tasks 10000              # the in-process worklist's load at start
 //
 // "memory" times only the catalog Puts of a rebuild, a lower bound of the
 // old start: the real one also lists and reads every metadata object from
@@ -18,7 +19,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -36,6 +39,10 @@ import (
 	"github.com/huren-health/huren/catalog/catalogtest"
 	catmemory "github.com/huren-health/huren/catalog/memory"
 	"github.com/huren-health/huren/hub"
+	"github.com/huren-health/huren/storage"
+	storeopen "github.com/huren-health/huren/storage/open"
+	"github.com/huren-health/huren/worklist"
+	wlopen "github.com/huren-health/huren/worklist/open"
 )
 
 func main() {
@@ -48,6 +55,7 @@ func main() {
 	n := fs.Int("n", 100_000, "instances")
 	per := fs.Int("per-study", 10, "instances per study (series of 5)")
 	reps := fs.Int("reps", 50, "searches per query shape")
+	tasks := fs.Int("tasks", 10_000, "worklist: reading tasks (4 events each: created, claimed, completed, signed-off update)")
 	fs.Parse(os.Args[2:])
 	ctx := context.Background()
 	var err error
@@ -60,6 +68,8 @@ func main() {
 		err = memory(ctx, *n, *per)
 	case "qido":
 		err = qido(ctx, *data, *n, *per, *reps)
+	case "worklist":
+		err = worklistLoad(ctx, *data, *tasks)
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}
@@ -217,4 +227,59 @@ func lat(ctx context.Context, c catalog.Catalog, q catalog.Query, reps int) (p50
 	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
 	rank := func(p int) time.Duration { return l[max(0, (p*len(l)+99)/100-1)] }
 	return ms(rank(50)), ms(rank(99)), nil
+}
+
+// worklistLoad writes -tasks tasks' events (4 each, as a read study leaves
+// them) under DIR/objects once, then times the in-process worklist's load
+// from storage, the step hub.Open runs at every start.
+func worklistLoad(ctx context.Context, data string, tasks int) error {
+	store, err := storeopen.Open(ctx, filepath.Join(data, "objects"), nil)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	n := 0
+	if err := store.List(ctx, "tasks/", func(storage.Info) error { n++; return nil }); err != nil {
+		return err
+	}
+	if n == 0 {
+		t0 := time.Now()
+		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+		seq := int64(0)
+		for i := range tasks {
+			id := fmt.Sprintf("t%08d", i)
+			doc := &worklist.Doc{Kind: worklist.KindStudy, Ref: fmt.Sprintf("1.2.156.600.%d", i), Site: "site01", Modality: "CT", PatientID: "HR0000001", PatientName: "Li^Na", Series: 2, Instances: 10}
+			for j, typ := range []worklist.EventType{worklist.EvCreated, worklist.EvClaimed, worklist.EvCompleted, worklist.EvUpdated} {
+				seq++
+				e := worklist.Event{Seq: seq, At: at + int64(i)*1000 + int64(j), Task: id, Type: typ, Group: "county-reading", Site: "site01",
+					Stage: worklist.StageRead, State: worklist.Queued, Priority: worklist.Routine, Created: at, Version: int64(j + 1)}
+				if j == 0 {
+					e.Doc = doc
+				}
+				if j >= 2 {
+					e.State = worklist.Done
+				}
+				b, err := json.Marshal(e)
+				if err != nil {
+					return err
+				}
+				if _, err := store.Put(ctx, e.ObjectKey(), bytes.NewReader(b), storage.PutOptions{Size: int64(len(b)), Lazy: true}); err != nil {
+					return err
+				}
+			}
+		}
+		fmt.Printf("worklist: wrote %d tasks' events in %v\n", tasks, time.Since(t0).Round(time.Millisecond))
+	}
+	q, err := wlopen.Open(ctx, wlopen.Config{Backend: "memory", Queue: worklist.Config{Store: store}})
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	t0 := time.Now()
+	got, err := wlopen.Rebuild(ctx, q, store)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("worklist: loaded %d tasks from storage in %v\n", got, time.Since(t0).Round(time.Millisecond))
+	return nil
 }

@@ -32,6 +32,7 @@
 //	ord   score (8 bytes, big endian) study UID → "" (walked backwards: canonical order)
 //	pid   PatientID \x00 study → "";  acc  AccessionNumber \x00 study → ""
 //	pend  object key → "" (journal: originals being written, see MarkPending)
+//	wlev  event object key → event JSON (the in-process worklist's copy, see events.go)
 //
 // Searches run the shared engine (catalog.Execute) over these keys. Decoded
 // study summaries are cached in memory (invalidated by every write to the
@@ -156,8 +157,14 @@ func Open(path string, opts Options, logger *slog.Logger) (*Catalog, error) {
 			if err := resetTx(tx); err != nil {
 				return err
 			}
+			if err := tx.DeleteBucket(bEvents); err != nil && !errors.Is(err, bbolt.ErrBucketNotFound) {
+				return err
+			}
+			if err := meta.Delete(keyEventsReady); err != nil {
+				return err
+			}
 		}
-		for _, b := range append(derived, bPend) {
+		for _, b := range append(derived, bPend, bEvents) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -40,6 +40,11 @@ func runReindex(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		// The embedded default's catalog file (the hub must be stopped:
 		// it holds the file's lock), rebuilt in batches.
 		st, err = hub.RebuildCatalog(ctx, bc, b.Store, log)
+		if err == nil {
+			// The worklist's copy of its events is refilled from storage
+			// at the next start.
+			err = bc.ResetEvents()
+		}
 	} else {
 		if cfg.Redis == "" {
 			fmt.Fprintln(stdout, "note: this catalog is kept in memory and rebuilt at every start; reindex checks storage for orphans.")
