@@ -29,7 +29,7 @@ func openEmbeddedCatalog(cfg Config, log *slog.Logger) (catalog.Catalog, error) 
 	if cfg.MemoryCatalog || cfg.DataDir == "" {
 		return catmemory.New(log.With("component", "catalog")), nil
 	}
-	c, err := catbolt.Open(filepath.Join(cfg.DataDir, CatalogFile), catbolt.Options{}, log.With("component", "catalog"))
+	c, err := catbolt.Open(filepath.Join(cfg.DataDir, CatalogFile), catbolt.Options{}, log)
 	if err != nil {
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}

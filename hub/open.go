@@ -206,12 +206,13 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, opts
 	}
 	s.onClose("worklist", queue.Close)
 	if cfg.Redis == "" {
+		wlStart := time.Now()
 		n, err := loadEmbeddedWorklist(ctx, queue, b.Store, b.Catalog, log)
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("load worklist from storage: %w", err)
 		}
-		log.Info("worklist loaded from storage", "tasks", n)
+		log.Info("worklist loaded", "tasks", n, "took", time.Since(wlStart).Round(time.Millisecond))
 	}
 	router, err := worklist.OpenRouter(cfg.RoutingRules, DefaultReadingGroup, log)
 	if err != nil {

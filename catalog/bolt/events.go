@@ -79,13 +79,20 @@ func (c *Catalog) PutEvents(kv map[string][]byte) error {
 
 // EventStore is the events copy as a read-only storage.Store, for the
 // worklist's Rebuild (which lists and reads tasks/…/events/…).
-func (c *Catalog) EventStore() storage.Store { return eventStore{c} }
+func (c *Catalog) EventStore() storage.Store { return &eventStore{c: c} }
 
-type eventStore struct{ c *Catalog }
+// eventStore serves a Get of the key List is visiting from the value in
+// hand (Rebuild reads each listed event at once) instead of a transaction
+// per event. Not for concurrent use.
+type eventStore struct {
+	c              *Catalog
+	curKey, curVal []byte // the entry List's callback runs for
+}
 
 var errReadOnly = errors.New("catalog bolt: the events copy is read-only")
 
-func (s eventStore) List(ctx context.Context, prefix string, fn func(storage.Info) error) error {
+func (s *eventStore) List(ctx context.Context, prefix string, fn func(storage.Info) error) error {
+	defer func() { s.curKey, s.curVal = nil, nil }()
 	return s.c.db.View(func(tx *bbolt.Tx) error {
 		cur := tx.Bucket(bEvents).Cursor()
 		p := []byte(prefix)
@@ -93,6 +100,7 @@ func (s eventStore) List(ctx context.Context, prefix string, fn func(storage.Inf
 			if err := ctx.Err(); err != nil {
 				return err
 			}
+			s.curKey, s.curVal = k, v
 			if err := fn(storage.Info{Key: string(k), Size: int64(len(v))}); err != nil {
 				return err
 			}
@@ -101,7 +109,11 @@ func (s eventStore) List(ctx context.Context, prefix string, fn func(storage.Inf
 	})
 }
 
-func (s eventStore) Get(ctx context.Context, key string) (io.ReadCloser, storage.Info, error) {
+func (s *eventStore) Get(ctx context.Context, key string) (io.ReadCloser, storage.Info, error) {
+	if s.curKey != nil && string(s.curKey) == key {
+		b := bytes.Clone(s.curVal)
+		return io.NopCloser(bytes.NewReader(b)), storage.Info{Key: key, Size: int64(len(b))}, nil
+	}
 	var b []byte
 	err := s.c.db.View(func(tx *bbolt.Tx) error {
 		if v := tx.Bucket(bEvents).Get([]byte(key)); v != nil {
@@ -118,25 +130,25 @@ func (s eventStore) Get(ctx context.Context, key string) (io.ReadCloser, storage
 	return io.NopCloser(bytes.NewReader(b)), storage.Info{Key: key, Size: int64(len(b))}, nil
 }
 
-func (s eventStore) Stat(ctx context.Context, key string) (storage.Info, error) {
+func (s *eventStore) Stat(ctx context.Context, key string) (storage.Info, error) {
 	_, info, err := s.Get(ctx, key)
 	return info, err
 }
 
-func (s eventStore) GetRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+func (s *eventStore) GetRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
 	return nil, errReadOnly
 }
 
-func (s eventStore) Put(context.Context, string, io.Reader, storage.PutOptions) (storage.Info, error) {
+func (s *eventStore) Put(context.Context, string, io.Reader, storage.PutOptions) (storage.Info, error) {
 	return storage.Info{}, errReadOnly
 }
 
-func (s eventStore) PutIfAbsent(context.Context, string, io.Reader, storage.PutOptions) (storage.Info, error) {
+func (s *eventStore) PutIfAbsent(context.Context, string, io.Reader, storage.PutOptions) (storage.Info, error) {
 	return storage.Info{}, errReadOnly
 }
 
-func (s eventStore) Delete(context.Context, string) error { return errReadOnly }
-func (s eventStore) Close() error                         { return nil }
+func (s *eventStore) Delete(context.Context, string) error { return errReadOnly }
+func (s *eventStore) Close() error                         { return nil }
 
 // IsEventKey reports whether key is a worklist event object.
 func IsEventKey(key string) bool {
