@@ -162,10 +162,12 @@ func memory(ctx context.Context, n, per int) error {
 	if err := records(n, per, func(rec catalog.Record) error { return c.Put(ctx, rec) }); err != nil {
 		return err
 	}
+	took := time.Since(t0)
 	var ms runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
-	fmt.Printf("memory: %d instances (%d per study) put in %v; heap %d MB\n", n, per, time.Since(t0).Round(time.Millisecond), ms.HeapAlloc>>20)
+	runtime.KeepAlive(c)
+	fmt.Printf("memory: %d instances (%d per study) put in %v; heap %d MB\n", n, per, took.Round(time.Millisecond), ms.HeapAlloc>>20)
 	return nil
 }
 
