@@ -151,8 +151,23 @@ func start(ctx context.Context, data string) error {
 		return err
 	}
 	took := time.Since(t0)
-	defer srv.Close()
 	fmt.Printf("start: hub.Open in %v\n", took.Round(time.Millisecond))
+	if err := srv.Close(); err != nil {
+		return err
+	}
+	// What the hub does in the background after start: decode the study
+	// summaries into the cache (searches are served meanwhile).
+	c, err := catbolt.Open(filepath.Join(data, hub.CatalogFile), catbolt.Options{}, nil)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	t0 = time.Now()
+	n, err := c.Warm(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("start: background cache warm-up: %d studies in %v\n", n, time.Since(t0).Round(time.Millisecond))
 	return nil
 }
 

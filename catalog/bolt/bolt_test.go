@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -181,5 +182,24 @@ func TestWarm(t *testing.T) {
 	res, err := c.Search(ctx, catalog.Query{Level: catalog.StudyLevel, Matches: []catalog.Match{{Tag: "PatientName", Value: "Wang*"}}})
 	if err != nil || len(res) != 1 {
 		t.Fatalf("after warm + Put: %d results, %v", len(res), err)
+	}
+}
+
+// BenchmarkPut is the cost ingest pays per instance: one transaction (and
+// fsync) for the record, one for the journal entry before the original.
+func BenchmarkPut(b *testing.B) {
+	ctx := context.Background()
+	c := open(b, filepath.Join(b.TempDir(), "catalog.bolt"))
+	r := rand.New(rand.NewPCG(1, 2))
+	i := 0
+	for b.Loop() {
+		rec := catalogtest.BenchRecord(r, i)
+		i++
+		if err := c.MarkPending(rec.ObjectKey); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Put(ctx, rec); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
