@@ -114,8 +114,8 @@ const RedisPrefix = "huren:"
 
 // Open builds a ready-to-serve hub: backends, services, routes. When the
 // catalog is in-process (embedded default) it is brought up to date from
-// storage first (see loadEmbeddedCatalog), so a restart loses nothing. Messages for the operator (first-run admin
-// password) go to out.
+// storage first (see loadEmbeddedCatalog), so a restart loses nothing.
+// Messages for the operator (first-run admin password) go to out.
 func Open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*Server, error) {
 	return open(ctx, cfg, log, out, openOptions{})
 }
