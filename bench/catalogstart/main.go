@@ -31,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"time"
 
@@ -56,7 +57,17 @@ func main() {
 	per := fs.Int("per-study", 10, "instances per study (series of 5)")
 	reps := fs.Int("reps", 50, "searches per query shape")
 	tasks := fs.Int("tasks", 10_000, "worklist: reading tasks (4 events each: created, claimed, completed, signed-off update)")
+	prof := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.Parse(os.Args[2:])
+	if *prof != "" {
+		f, err := os.Create(*prof)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "catalogstart:", err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	ctx := context.Background()
 	var err error
 	switch os.Args[1] {
@@ -74,6 +85,7 @@ func main() {
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}
 	if err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "catalogstart:", err)
 		os.Exit(1)
 	}
@@ -167,7 +179,11 @@ func start(ctx context.Context, data string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("start: background cache warm-up: %d studies in %v\n", n, time.Since(t0).Round(time.Millisecond))
+	took = time.Since(t0)
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("start: background cache warm-up: %d studies in %v; heap %d MB\n", n, took.Round(time.Millisecond), ms.HeapAlloc>>20)
 	return nil
 }
 
