@@ -13,6 +13,7 @@ import (
 	"github.com/huren-health/huren/catalog"
 	catbolt "github.com/huren-health/huren/catalog/bolt"
 	"github.com/huren-health/huren/storage"
+	storeopen "github.com/huren-health/huren/storage/open"
 )
 
 // withCatalogFile opens the stopped hub's catalog file for fn.
@@ -66,6 +67,20 @@ func TestEmbeddedCatalogCatchUp(t *testing.T) {
 		t.Fatalf("start listed the store: %d studies", n)
 	}
 	stop()
+	// The metadata object is written lazily and may be lost too: the
+	// catch-up derives it again from the original.
+	store, err := storeopen.Open(ctx, filepath.Join(cfg.DataDir, "objects"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metaKey := "meta/" + strings.TrimSuffix(strings.TrimPrefix(key, "dicom/"), ".dcm") + ".json"
+	if _, err := store.Stat(ctx, metaKey); err != nil {
+		t.Fatalf("metadata object: %v", err)
+	}
+	if err := store.Delete(ctx, metaKey); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
 	withCatalogFile(t, cfg, func(c *catbolt.Catalog) {
 		if err := c.MarkPending(key); err != nil {
 			t.Fatal(err)
