@@ -19,6 +19,8 @@ require (
 	golang.org/x/text v0.43.0
 )
 
+require go.etcd.io/bbolt v1.5.0
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/bytedance/gopkg v0.1.3 // indirect

@@ -24,6 +24,10 @@ type Config struct {
 	Storage string `json:"storage"`
 	// Redis selects the state backend: "" → in-process; redis://[:password@]host:port/db → Redis.
 	Redis string `json:"redis"`
+	// MemoryCatalog keeps the embedded default's catalog in memory only,
+	// rebuilt from storage at every start (tests, throwaway hubs); by
+	// default it persists in DataDir/catalog.bolt.
+	MemoryCatalog bool `json:"memory_catalog,omitempty"`
 	// PublicURL is how clients reach this hub (for RetrieveURL/BulkDataURI);
 	// "" → derived from each request's Host.
 	PublicURL string `json:"public_url"`

@@ -20,7 +20,6 @@ import (
 	authredis "github.com/huren-health/huren/auth/redis"
 	authweb "github.com/huren-health/huren/auth/web"
 	"github.com/huren-health/huren/catalog"
-	catmemory "github.com/huren-health/huren/catalog/memory"
 	catredis "github.com/huren-health/huren/catalog/redis"
 	"github.com/huren-health/huren/dicomweb"
 	"github.com/huren-health/huren/ecg/analysis"
@@ -80,7 +79,10 @@ func OpenBackends(ctx context.Context, cfg Config, log *slog.Logger) (*Backends,
 	b.closers = append(b.closers, namedCloser{"storage", store.Close})
 
 	if cfg.Redis == "" {
-		b.Catalog = catmemory.New(log.With("component", "catalog"))
+		if b.Catalog, err = openEmbeddedCatalog(cfg, log); err != nil {
+			b.Close()
+			return nil, err
+		}
 	} else {
 		opts, err := goredis.ParseURL(cfg.Redis)
 		if err != nil {
@@ -115,9 +117,9 @@ const DefaultReadingGroup = "county-reading"
 const RedisPrefix = "huren:"
 
 // Open builds a ready-to-serve hub: backends, services, routes. When the
-// catalog is in-process (embedded default) it is rebuilt from storage first,
-// so a restart loses nothing. Messages for the operator (first-run admin
-// password) go to out.
+// catalog is in-process (embedded default) it is brought up to date from
+// storage first (see loadEmbeddedCatalog), so a restart loses nothing.
+// Messages for the operator (first-run admin password) go to out.
 func Open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*Server, error) {
 	return open(ctx, cfg, log, out, openOptions{})
 }
@@ -154,13 +156,10 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, opts
 		s.readiness("redis", func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
 	}
 	if cfg.Redis == "" {
-		start := time.Now()
-		st, err := ingest.Reindex(ctx, b.Store, b.Catalog, log)
-		if err != nil {
+		if err := loadEmbeddedCatalog(ctx, b.Catalog, b.Store, log); err != nil {
 			s.Close()
-			return nil, fmt.Errorf("load catalog from storage: %w", err)
+			return nil, err
 		}
-		log.Info("catalog loaded from storage", "stats", fmt.Sprintf("%+v", st), "took", time.Since(start).Round(time.Millisecond))
 	}
 
 	// The audit trail is opened before the services that record into it, so
@@ -200,7 +199,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, opts
 
 	// Worklist: queue, routing rules, the tracker that turns stored
 	// instances into reading tasks, and the escalator.
-	wlCfg := wlopen.Config{Backend: "memory", Queue: worklist.Config{Store: b.Store, Logger: log, Registerer: s.reg}}
+	wlCfg := wlopen.Config{Backend: "memory", Queue: worklist.Config{Store: worklistStore(b.Store, b.Catalog), Logger: log, Registerer: s.reg}}
 	if cfg.Redis != "" {
 		wlCfg.Backend, wlCfg.RedisURL, wlCfg.Prefix = "redis", cfg.Redis, RedisPrefix+"worklist"
 	}
@@ -211,12 +210,13 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, opts
 	}
 	s.onClose("worklist", queue.Close)
 	if cfg.Redis == "" {
-		n, err := wlopen.Rebuild(ctx, queue, b.Store)
+		wlStart := time.Now()
+		n, err := loadEmbeddedWorklist(ctx, queue, b.Store, b.Catalog, log)
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("load worklist from storage: %w", err)
 		}
-		log.Info("worklist loaded from storage", "tasks", n)
+		log.Info("worklist loaded", "tasks", n, "took", time.Since(wlStart).Round(time.Millisecond))
 	}
 	router, err := worklist.OpenRouter(cfg.RoutingRules, DefaultReadingGroup, log)
 	if err != nil {
@@ -250,7 +250,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, opts
 	s.sighup = router.Reload
 
 	ing, err := ingest.New(ingest.Config{
-		Store:            store,
+		Store:            ingestStore(store, b.Catalog),
 		Catalog:          b.Catalog,
 		Logger:           log,
 		Registerer:       s.reg,

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/huren-health/huren/catalog"
+	"github.com/huren-health/huren/catalog/bolt"
 	"github.com/huren-health/huren/catalog/memory"
 	"github.com/huren-health/huren/catalog/redis"
 )
@@ -16,14 +17,18 @@ import (
 const (
 	Memory = "memory"
 	Redis  = "redis"
+	Bolt   = "bolt"
 )
 
 // Config selects and configures the catalog backend.
 type Config struct {
-	// Backend is "memory" (default when empty) or "redis".
+	// Backend is "memory" (default when empty), "redis" or "bolt".
 	Backend string
 	// Redis is used when Backend is "redis".
 	Redis redis.Config
+	// BoltPath is the catalog file when Backend is "bolt" (the hub's
+	// embedded default: DataDir/catalog.bolt).
+	BoltPath string
 }
 
 // Validate checks the configuration without any I/O.
@@ -33,8 +38,13 @@ func (c Config) Validate() error {
 		return nil
 	case Redis:
 		return c.Redis.Validate()
+	case Bolt:
+		if c.BoltPath == "" {
+			return fmt.Errorf("catalog: backend %q needs a file path", Bolt)
+		}
+		return nil
 	default:
-		return fmt.Errorf("catalog: unknown backend %q (want %q or %q)", c.Backend, Memory, Redis)
+		return fmt.Errorf("catalog: unknown backend %q (want %q, %q or %q)", c.Backend, Memory, Redis, Bolt)
 	}
 }
 
@@ -45,8 +55,11 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (catalog.Catalog
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Backend == Redis {
+	switch cfg.Backend {
+	case Redis:
 		return redis.Open(ctx, cfg.Redis, logger)
+	case Bolt:
+		return bolt.Open(cfg.BoltPath, bolt.Options{}, logger)
 	}
 	return memory.New(logger), nil
 }

@@ -3,10 +3,12 @@ package open_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/huren-health/huren/catalog"
+	"github.com/huren-health/huren/catalog/bolt"
 	"github.com/huren-health/huren/catalog/catalogtest"
 	"github.com/huren-health/huren/catalog/memory"
 	"github.com/huren-health/huren/catalog/open"
@@ -57,5 +59,20 @@ func TestOpenErrors(t *testing.T) {
 	cfg := open.Config{Backend: open.Redis, Redis: redis.Config{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond}}
 	if _, err := open.Open(ctx, cfg, nil); !errors.Is(err, catalog.ErrUnavailable) {
 		t.Errorf("unreachable: %v, want ErrUnavailable", err)
+	}
+}
+
+func TestOpenBolt(t *testing.T) {
+	cfg := open.Config{Backend: open.Bolt, BoltPath: filepath.Join(t.TempDir(), "catalog.bolt")}
+	c, err := open.Open(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, ok := c.(*bolt.Catalog); !ok {
+		t.Fatalf("%T", c)
+	}
+	if err := (open.Config{Backend: open.Bolt}).Validate(); err == nil {
+		t.Fatal("bolt without a path: no error")
 	}
 }

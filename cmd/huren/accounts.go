@@ -29,6 +29,9 @@ func accountsCommand(group string) func(context.Context, []string, io.Writer, io
 			return err
 		}
 		log := hub.NewLogger(cfg, os.Stderr)
+		// Accounts never touch the catalog; the embedded default's catalog
+		// file is locked by a running hub, so do not open it.
+		cfg.MemoryCatalog = true
 		b, err := hub.OpenBackends(ctx, cfg, log)
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	catbolt "github.com/huren-health/huren/catalog/bolt"
 	"github.com/huren-health/huren/hub"
 	"github.com/huren-health/huren/ingest"
 	"github.com/huren-health/huren/worklist"
@@ -33,14 +34,26 @@ func runReindex(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return err
 	}
 	defer b.Close()
-	if cfg.Redis == "" {
-		fmt.Fprintln(stdout, "note: the embedded default keeps its catalog in memory and rebuilds it at every start; reindex checks storage for orphans.")
-	}
 	start := time.Now()
-	if err := b.Catalog.Reset(ctx); err != nil {
-		return fmt.Errorf("reset catalog: %w", err)
+	var st ingest.Stats
+	if bc, ok := b.Catalog.(*catbolt.Catalog); ok {
+		// The embedded default's catalog file (the hub must be stopped:
+		// it holds the file's lock), rebuilt in batches.
+		st, err = hub.RebuildCatalog(ctx, bc, b.Store, log)
+		if err == nil {
+			// The worklist's copy of its events is refilled from storage
+			// at the next start.
+			err = bc.ResetEvents()
+		}
+	} else {
+		if cfg.Redis == "" {
+			fmt.Fprintln(stdout, "note: this catalog is kept in memory and rebuilt at every start; reindex checks storage for orphans.")
+		}
+		if err = b.Catalog.Reset(ctx); err != nil {
+			return fmt.Errorf("reset catalog: %w", err)
+		}
+		st, err = ingest.Reindex(ctx, b.Store, b.Catalog, log)
 	}
-	st, err := ingest.Reindex(ctx, b.Store, b.Catalog, log)
 	if err != nil {
 		return fmt.Errorf("reindex: %w", err)
 	}
