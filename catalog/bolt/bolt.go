@@ -103,6 +103,8 @@ type Catalog struct {
 	cache    map[string]*studyState
 	cacheMax int
 
+	group groupCommit // see commit.go
+
 	closeOnce sync.Once
 	closeErr  error
 	warmStop  func() // set by StartWarm: cancels and waits
@@ -205,9 +207,9 @@ func (c *Catalog) MarkComplete() error {
 // transaction. Entries left after a crash (written original, no record)
 // are what Pending returns at the next start.
 func (c *Catalog) MarkPending(key string) error {
-	return c.fail("journal", c.db.Update(func(tx *bbolt.Tx) error {
+	return c.fail("journal", c.write(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bPend).Put([]byte(key), nil)
-	}))
+	}, nil))
 }
 
 // Pending lists the journal's entries (see MarkPending).
@@ -347,10 +349,7 @@ func (c *Catalog) Put(ctx context.Context, rec catalog.Record) error {
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	err = c.db.Update(func(tx *bbolt.Tx) error { return putTx(tx, rec) })
-	c.invalidate(rec.StudyUID)
+	err = c.write(func(tx *bbolt.Tx) error { return putTx(tx, rec) }, func() { c.invalidate(rec.StudyUID) })
 	return c.fail("put", err)
 }
 
