@@ -18,8 +18,11 @@ import (
 // for ever (fifty slow 2 GB uploads used to stay open indefinitely).
 func TestSlowAndIdleConnectionsAreCut(t *testing.T) {
 	cfg := embeddedConfig(t)
-	cfg.MinUploadRate = 1000
-	cfg.UploadRateWindow = Duration{300 * time.Millisecond}
+	// 100 bytes a window: each of the steady upload's 100-byte writes
+	// fills one, so only a 500 ms gap between two writes (not a busy
+	// machine's scheduling delay) could cut it.
+	cfg.MinUploadRate = 200
+	cfg.UploadRateWindow = Duration{500 * time.Millisecond}
 	cfg.IdleTimeout = Duration{300 * time.Millisecond}
 	base, srv, stop := startHub(t, cfg)
 	defer stop()
