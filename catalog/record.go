@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -265,4 +266,31 @@ func InstancePart(rec Record) dicomjson.Dataset {
 		}
 	}
 	return out
+}
+
+// storedRecord is Record as encoding/json writes it, with Attrs kept raw so
+// that dicomjson.Decode restores the canonical form (json.Number, PN maps).
+type storedRecord struct {
+	StudyUID, SeriesUID, InstanceUID, Site string
+	Attrs                                  json.RawMessage
+	Size                                   int64
+	SHA256, TransferSyntax                 string
+	ObjectKey, MetaKey                     string
+	ReceivedAt                             time.Time
+}
+
+// DecodeRecord decodes a Record that backends store as json.Marshal(rec)
+// (Redis and the bbolt file alike).
+func DecodeRecord(b []byte) (Record, error) {
+	var sr storedRecord
+	if err := json.Unmarshal(b, &sr); err != nil {
+		return Record{}, fmt.Errorf("stored record: %w", err)
+	}
+	attrs, err := dicomjson.Decode(sr.Attrs)
+	if err != nil {
+		return Record{}, fmt.Errorf("stored record %s: %w", sr.InstanceUID, err)
+	}
+	return Record{StudyUID: sr.StudyUID, SeriesUID: sr.SeriesUID, InstanceUID: sr.InstanceUID, Site: sr.Site,
+		Attrs: attrs, Size: sr.Size, SHA256: sr.SHA256, TransferSyntax: sr.TransferSyntax, ObjectKey: sr.ObjectKey,
+		MetaKey: sr.MetaKey, ReceivedAt: sr.ReceivedAt}, nil
 }

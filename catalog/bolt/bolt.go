@@ -247,40 +247,14 @@ func (c *Catalog) fail(op string, err error) error {
 	return fmt.Errorf("catalog bolt %s: %w: %w", op, catalog.ErrUnavailable, err)
 }
 
-// storedRecord is catalog.Record as stored in "rec" (Attrs kept raw so
-// dicomjson.Decode restores the canonical form: json.Number, PN maps).
-type storedRecord struct {
-	StudyUID, SeriesUID, InstanceUID, Site string
-	Attrs                                  json.RawMessage
-	Size                                   int64
-	SHA256, TransferSyntax                 string
-	ObjectKey, MetaKey                     string
-	ReceivedAt                             time.Time
-}
+// encodeRecord and decodeRecord store records as the Redis backend does
+// (json.Marshal of the record; catalog.DecodeRecord).
+func encodeRecord(rec catalog.Record) ([]byte, error) { return json.Marshal(rec) }
 
-func encodeRecord(rec catalog.Record) ([]byte, error) {
-	attrs, err := json.Marshal(rec.Attrs)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(storedRecord{StudyUID: rec.StudyUID, SeriesUID: rec.SeriesUID, InstanceUID: rec.InstanceUID,
-		Site: rec.Site, Attrs: attrs, Size: rec.Size, SHA256: rec.SHA256, TransferSyntax: rec.TransferSyntax,
-		ObjectKey: rec.ObjectKey, MetaKey: rec.MetaKey, ReceivedAt: rec.ReceivedAt})
-}
+func decodeRecord(b []byte) (catalog.Record, error) { return catalog.DecodeRecord(b) }
 
-func decodeRecord(b []byte) (catalog.Record, error) {
-	var sr storedRecord
-	if err := json.Unmarshal(b, &sr); err != nil {
-		return catalog.Record{}, fmt.Errorf("stored record: %w", err)
-	}
-	attrs, err := dicomjson.Decode(sr.Attrs)
-	if err != nil {
-		return catalog.Record{}, fmt.Errorf("stored record %s: %w", sr.InstanceUID, err)
-	}
-	return catalog.Record{StudyUID: sr.StudyUID, SeriesUID: sr.SeriesUID, InstanceUID: sr.InstanceUID, Site: sr.Site,
-		Attrs: attrs, Size: sr.Size, SHA256: sr.SHA256, TransferSyntax: sr.TransferSyntax, ObjectKey: sr.ObjectKey,
-		MetaKey: sr.MetaKey, ReceivedAt: sr.ReceivedAt}, nil
-}
+// recordIDs is the part of a stored record that removal needs.
+type recordIDs struct{ StudyUID, SeriesUID string }
 
 // rep identifies a representative: the member with the greatest (TS, UID).
 type rep struct {
@@ -357,7 +331,7 @@ func (c *Catalog) Put(ctx context.Context, rec catalog.Record) error {
 func putTx(tx *bbolt.Tx, rec catalog.Record) error {
 	old := tx.Bucket(bRec).Get([]byte(rec.InstanceUID))
 	if old != nil {
-		var o storedRecord
+		var o recordIDs
 		if err := json.Unmarshal(old, &o); err != nil {
 			return fmt.Errorf("stored record %s: %w", rec.InstanceUID, err)
 		}
@@ -732,7 +706,7 @@ func (c *Catalog) Delete(ctx context.Context, uid string) error {
 		if raw == nil {
 			return nil
 		}
-		var o storedRecord
+		var o recordIDs
 		if err := json.Unmarshal(raw, &o); err != nil {
 			return fmt.Errorf("stored record %s: %w", uid, err)
 		}

@@ -152,29 +152,13 @@ func (c *Catalog) fail(op string, err error) error {
 	}
 }
 
-// storedRecord is catalog.Record as stored in "rec" (Attrs kept raw so that
-// dicomjson.Decode preserves numbers).
-type storedRecord struct {
-	StudyUID, SeriesUID, InstanceUID, Site string
-	Attrs                                  json.RawMessage
-	Size                                   int64
-	SHA256, TransferSyntax                 string
-	ObjectKey, MetaKey                     string
-	ReceivedAt                             time.Time
-}
-
+// decodeRecord decodes a stored "rec" value (see catalog.DecodeRecord).
 func decodeRecord(s string) (catalog.Record, error) {
-	var sr storedRecord
-	if err := json.Unmarshal([]byte(s), &sr); err != nil {
-		return catalog.Record{}, fmt.Errorf("catalog redis: stored record: %w", err)
-	}
-	attrs, err := dicomjson.Decode(sr.Attrs)
+	rec, err := catalog.DecodeRecord([]byte(s))
 	if err != nil {
-		return catalog.Record{}, fmt.Errorf("catalog redis: stored record %s: %w", sr.InstanceUID, err)
+		return catalog.Record{}, fmt.Errorf("catalog redis: %w", err)
 	}
-	return catalog.Record{StudyUID: sr.StudyUID, SeriesUID: sr.SeriesUID, InstanceUID: sr.InstanceUID, Site: sr.Site,
-		Attrs: attrs, Size: sr.Size, SHA256: sr.SHA256, TransferSyntax: sr.TransferSyntax, ObjectKey: sr.ObjectKey,
-		MetaKey: sr.MetaKey, ReceivedAt: sr.ReceivedAt}, nil
+	return rec, nil
 }
 
 // Put implements catalog.Catalog.
