@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/huren-health/huren/internal/dicomtest"
 	"github.com/huren-health/huren/internal/testbackend"
 )
 
@@ -103,62 +103,10 @@ func (p *hurenProc) kill() {
 	<-p.exited
 }
 
-// syntheticCT is a small valid CT instance of the given study/series.
+// syntheticCT is a small valid CT instance (4×4 pixels) of the given
+// study/series.
 func syntheticCT(study, series string, num int) []byte {
-	el := func(buf *bytes.Buffer, g, e uint16, vr string, val []byte) {
-		if len(val)%2 == 1 {
-			pad := byte(' ')
-			if vr == "UI" || vr == "OB" {
-				pad = 0
-			}
-			val = append(val, pad)
-		}
-		binary.Write(buf, binary.LittleEndian, g)
-		binary.Write(buf, binary.LittleEndian, e)
-		buf.WriteString(vr)
-		switch vr {
-		case "OB", "OW":
-			buf.Write([]byte{0, 0})
-			binary.Write(buf, binary.LittleEndian, uint32(len(val)))
-		default:
-			binary.Write(buf, binary.LittleEndian, uint16(len(val)))
-		}
-		buf.Write(val)
-	}
-	us := func(v uint16) []byte { return binary.LittleEndian.AppendUint16(nil, v) }
-	sop := fmt.Sprintf("%s.%d", series, num)
-	const ctClass = "1.2.840.10008.5.1.4.1.1.2"
-	var ds bytes.Buffer
-	el(&ds, 0x0008, 0x0016, "UI", []byte(ctClass))
-	el(&ds, 0x0008, 0x0018, "UI", []byte(sop))
-	el(&ds, 0x0008, 0x0020, "DA", []byte("20261123"))
-	el(&ds, 0x0008, 0x0060, "CS", []byte("CT"))
-	el(&ds, 0x0010, 0x0010, "PN", []byte("Crash^Test"))
-	el(&ds, 0x0010, 0x0020, "LO", []byte("CRASH001"))
-	el(&ds, 0x0020, 0x000D, "UI", []byte(study))
-	el(&ds, 0x0020, 0x000E, "UI", []byte(series))
-	el(&ds, 0x0020, 0x0013, "IS", []byte(fmt.Sprint(num)))
-	el(&ds, 0x0028, 0x0002, "US", us(1))
-	el(&ds, 0x0028, 0x0004, "CS", []byte("MONOCHROME2"))
-	el(&ds, 0x0028, 0x0010, "US", us(4))
-	el(&ds, 0x0028, 0x0011, "US", us(4))
-	el(&ds, 0x0028, 0x0100, "US", us(16))
-	el(&ds, 0x0028, 0x0101, "US", us(16))
-	el(&ds, 0x0028, 0x0102, "US", us(15))
-	el(&ds, 0x0028, 0x0103, "US", us(0))
-	el(&ds, 0x7FE0, 0x0010, "OW", make([]byte, 4*4*2))
-	var meta bytes.Buffer
-	el(&meta, 0x0002, 0x0001, "OB", []byte{0, 1})
-	el(&meta, 0x0002, 0x0002, "UI", []byte(ctClass))
-	el(&meta, 0x0002, 0x0003, "UI", []byte(sop))
-	el(&meta, 0x0002, 0x0010, "UI", []byte("1.2.840.10008.1.2.1"))
-	var f bytes.Buffer
-	f.Write(make([]byte, 128))
-	f.WriteString("DICM")
-	el(&f, 0x0002, 0x0000, "UL", binary.LittleEndian.AppendUint32(nil, uint32(meta.Len())))
-	f.Write(meta.Bytes())
-	f.Write(ds.Bytes())
-	return f.Bytes()
+	return dicomtest.CT(study, series, num, 4)
 }
 
 func freePort(t *testing.T) int {
